@@ -1,0 +1,91 @@
+"""Operator commands: `python -m fengqiao.cli <command>`.
+
+  setup [SERVICE...]                       create databases, apply migrations, declare queues
+  migrate SERVICE                          apply a service's pending migrations
+  token --role R [--role R] --scope NODE   issue a bearer token (development secret)
+  dead-letters list [SERVICE...]           what is parked in the dead-letter queues, with errors
+  dead-letters replay QUEUE [--id EVENT]   send parked messages back to their handler
+"""
+import argparse
+import json
+import sys
+
+from fengqiao import auth, config, db, messaging, migrations
+
+
+def _runner():
+    from fengqiao import runner  # imported late: it patches eventlet, which the CLI does not need
+
+    return runner
+
+
+def cmd_setup(args):
+    for name in args.services or list(config.SERVICES):
+        applied = _runner().prepare(config.settings(name))
+        print(f"{name}: database ready, queues declared, {len(applied)} migration(s) applied")
+
+
+def cmd_migrate(args):
+    s = config.settings(args.service)
+    db.ensure_database(s.admin_database_url, s.database_name)
+    for name in migrations.apply(s.database_url, _runner().service_dir(args.service)):
+        print(f"applied {name}")
+
+
+def cmd_token(args):
+    s = config.settings("intake")
+    print(auth.issue(s.jwt_secret, s.jwt_audience, args.subject, args.role, args.scope, args.ttl))
+
+
+def cmd_dead_letters_list(args):
+    s = config.settings("intake")
+    with messaging.connect(s.amqp_uri) as conn:
+        for name in args.services or list(config.SERVICES):
+            for queue, _ in messaging.handlers_of(_runner().service_class(name)):
+                parked = messaging.dead_letters(conn, queue)
+                print(f"{queue}.dead: {len(parked)} message(s)")
+                for m in parked:
+                    print("  " + json.dumps(m, ensure_ascii=False, default=str))
+
+
+def cmd_dead_letters_replay(args):
+    s = config.settings("intake")
+    with messaging.connect(s.amqp_uri) as conn:
+        n = messaging.replay(conn, args.queue, message_id=args.id)
+    print(f"replayed {n} message(s) to {args.queue}")
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m fengqiao.cli", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("setup")
+    s.add_argument("services", nargs="*", default=[], help="default: all")
+    s.set_defaults(func=cmd_setup)
+    m = sub.add_parser("migrate")
+    m.add_argument("service", choices=list(config.SERVICES))
+    m.set_defaults(func=cmd_migrate)
+    t = sub.add_parser("token")
+    t.add_argument("--role", action="append", required=True, choices=auth.ROLES)
+    t.add_argument("--scope", required=True, help="node code of the county tree, e.g. SH or QS")
+    t.add_argument("--subject", default="dev-user")
+    t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    t.set_defaults(func=cmd_token)
+    d = sub.add_parser("dead-letters").add_subparsers(dest="action", required=True)
+    dl = d.add_parser("list")
+    dl.add_argument("services", nargs="*", default=[])
+    dl.set_defaults(func=cmd_dead_letters_list)
+    dr = d.add_parser("replay")
+    dr.add_argument("queue", help="a handler queue, e.g. routing.assign_case")
+    dr.add_argument("--id", help="replay only the event with this id")
+    dr.set_defaults(func=cmd_dead_letters_replay)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

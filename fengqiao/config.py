@@ -1,0 +1,75 @@
+"""Configuration from environment variables, with defaults that work on a developer's machine."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Every service, with its default HTTP port. Order is the start order of `make run`.
+SERVICES = {
+    "intake": 8001,
+    "routing": 8002,
+    "mediation": 8003,
+    "notify": 8004,
+    "reporting": 8005,
+}
+
+
+def _env(name, default):
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    admin_database_url: str
+    amqp_uri: str
+    http_address: str
+    jwt_secret: str
+    jwt_audience: str
+    county_file: Path
+    delivery_limit: int
+    relay_idle_seconds: float
+    max_workers: int
+
+    @property
+    def database_name(self):
+        return self.database_url.rsplit("/", 1)[1].split("?", 1)[0]
+
+    def nameko_config(self):
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": self.http_address,
+            "max_workers": self.max_workers,
+            "serializer": "json",
+            "DATABASE_URL": self.database_url,
+            "DELIVERY_LIMIT": self.delivery_limit,
+            "RELAY_IDLE_SECONDS": self.relay_idle_seconds,
+            "JWT_SECRET": self.jwt_secret,
+            "JWT_AUDIENCE": self.jwt_audience,
+            "COUNTY_FILE": str(self.county_file),
+        }
+
+
+def settings(service):
+    """Settings of one service; FENGQIAO_* variables override the local defaults."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+    pg = _env("FENGQIAO_PG_URL", "postgresql://fengqiao:fengqiao@127.0.0.1:5432").rstrip("/")
+    prefix = _env("FENGQIAO_DB_PREFIX", "fengqiao")
+    port = int(_env(f"FENGQIAO_{service.upper()}_PORT", SERVICES[service]))
+    return Settings(
+        service=service,
+        database_url=_env(f"FENGQIAO_{service.upper()}_DATABASE_URL", f"{pg}/{prefix}_{service}"),
+        admin_database_url=f"{pg}/postgres",
+        amqp_uri=_env("FENGQIAO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/fengqiao"),
+        http_address=f"{_env('FENGQIAO_HTTP_HOST', '127.0.0.1')}:{port}",
+        # Development secret; production sets its own (and, from the access issue on, RS256).
+        jwt_secret=_env("FENGQIAO_JWT_SECRET", "fengqiao-development-secret-not-for-production"),
+        jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
+        county_file=Path(_env("FENGQIAO_COUNTY_FILE", REPO_ROOT / "deploy/county/sample-county.yaml")),
+        delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
+        relay_idle_seconds=float(_env("FENGQIAO_RELAY_IDLE_SECONDS", "0.5")),
+        max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),
+    )

@@ -1,0 +1,168 @@
+"""nameko dependency providers every service uses: the database (with its outbox relay) and the
+service's OpenAPI document."""
+import re
+import threading
+from contextlib import contextmanager
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from nameko.extensions import DependencyProvider
+
+from fengqiao import db, inbox, outbox
+from fengqiao.events import caused_by, new_event
+from fengqiao.messaging import connect
+from fengqiao.web import Route
+
+
+class Tx:
+    """One database transaction of a service: run SQL, emit events into the outbox, and
+    record which events this consumer has handled."""
+
+    def __init__(self, conn, service, consumer):
+        self.conn, self.service, self.consumer = conn, service, consumer
+        self.emitted = []
+
+    def execute(self, query, params=None):
+        return self.conn.execute(query, params)
+
+    def emit(self, type, data, subject=None, cause=None, correlationid=None):
+        if cause is not None:
+            event = caused_by(cause, self.service, type, data, subject=subject)
+        else:
+            event = new_event(self.service, type, data, subject=subject, correlationid=correlationid)
+        outbox.emit(self.conn, self.service, event)
+        self.emitted.append(event)
+        return event
+
+    def already_handled(self, event):
+        """True if this consumer handled `event` before (a redelivery): then do nothing."""
+        if self.consumer is None:
+            raise RuntimeError("already_handled() is for event handlers")
+        return not inbox.first_delivery(self.conn, self.consumer, event)
+
+
+class DatabaseHandle:
+    def __init__(self, provider, consumer):
+        self._provider, self._consumer = provider, consumer
+
+    @contextmanager
+    def transaction(self):
+        p = self._provider
+        with db.transaction(p.pool) as conn:
+            tx = Tx(conn, p.container.service_name, self._consumer)
+            yield tx
+        if tx.emitted:
+            p.relay.wakeup.set()  # committed: publish now rather than at the next poll
+
+    def query(self, sql, params=None):
+        with self._provider.pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def readiness(self):
+        """{"database": ok?, "broker": ok?}: ready only when both answer."""
+        checks = {}
+        try:
+            db.ping(self._provider.pool)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {exc.__class__.__name__}"
+        try:
+            with connect(self._provider.container.config["AMQP_URI"], connect_timeout=2) as conn:
+                conn.connect()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unavailable: {exc.__class__.__name__}"
+        return checks
+
+
+class Database(DependencyProvider):
+    def setup(self):
+        config = self.container.config
+        self.pool = db.open_pool(config["DATABASE_URL"], max_size=config.get("max_workers", 10) + 2)
+        self.relay = outbox.Relay(self.container.service_name, self.pool, config["AMQP_URI"])
+        self.stopping = threading.Event()
+        self._relay_thread = None
+
+    def start(self):
+        idle = self.container.config.get("RELAY_IDLE_SECONDS", 0.5)
+        self._relay_thread = self.container.spawn_managed_thread(
+            lambda: self.relay.run(self.stopping, idle), identifier="outbox-relay")
+
+    def stop(self):
+        self.stopping.set()
+        self.relay.wakeup.set()
+        if self._relay_thread is not None:
+            self._relay_thread.wait()
+        self.relay.close()
+        self.pool.close()
+
+    def kill(self):
+        self.stopping.set()
+        self.pool.close()
+
+    def get_dependency(self, worker_ctx):
+        return DatabaseHandle(self, getattr(worker_ctx.entrypoint, "queue_name", None))
+
+
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+
+
+def _path_of(rule):
+    """werkzeug `/cases/<number>` or `/x/<int:id>` -> OpenAPI `/cases/{number}`, with params."""
+    names = re.findall(r"<(?:[^:>]+:)?([^>]+)>", rule)
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule), names
+
+
+def openapi_document(service, routes):
+    spec = APISpec(title=f"Fengqiao {service}", version="1", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Problem", _PROBLEM)
+    problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    paths = {}
+    for r in sorted(routes, key=lambda r: (r.url, r.method)):
+        path, names = _path_of(r.url)
+        op = {"summary": r.summary or r.method_name, "operationId": r.method_name, "responses": {}}
+        params = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names]
+        if r.query_schema is not None:
+            params.append({"in": "query", "schema": r.query_schema})
+        if params:
+            op["parameters"] = params
+        if r.request_schema is not None:
+            media = {"schema": r.request_schema}
+            if r.example is not None:
+                media["example"] = r.example
+            op["requestBody"] = {"required": True, "content": {"application/json": media}}
+            op["responses"]["400"] = {"description": "invalid input, field by field", **problem}
+        ok = {"description": "success"}
+        if r.response_schema is not None:
+            ok["content"] = {"application/json": {"schema": r.response_schema}}
+        op["responses"][str(r.status)] = ok
+        if not r.public:
+            op["security"] = [{"bearer": []}]
+            op["responses"]["401"] = {"description": "missing or invalid token", **problem}
+            if r.roles:
+                op["responses"]["403"] = {"description": f"needs a role among {', '.join(r.roles)}", **problem}
+        paths.setdefault(path, {})[r.method.lower()] = op
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+class OpenApi(DependencyProvider):
+    def setup(self):
+        self.document = None
+
+    def get_dependency(self, worker_ctx):
+        if self.document is None:
+            routes = [e for e in self.container.entrypoints if isinstance(e, Route)]
+            self.document = openapi_document(self.container.service_name, routes)
+        return self.document

@@ -1,0 +1,84 @@
+"""Start services as processes and wait until they are ready: used by `make run`, the
+end-to-end tests and the benchmarks, so all three run the same topology."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from fengqiao import config
+
+
+def start(name, env=None, log_file=None, replica=0):
+    environment = {**os.environ, **(env or {})}
+    if replica:
+        # A second replica listens on its own port (port + 100 per replica).
+        environment[f"FENGQIAO_{name.upper()}_PORT"] = str(port_of(name, env) + 100 * replica)
+    return subprocess.Popen(
+        [sys.executable, "-m", "fengqiao.runner", name], cwd=config.REPO_ROOT, env=environment,
+        stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C in a terminal reaches the launcher only; it stops them in order
+    )
+
+
+def port_of(name, env=None):
+    return int({**os.environ, **(env or {})}.get(f"FENGQIAO_{name.upper()}_PORT", config.SERVICES[name]))
+
+
+def wait_ready(url, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def stop(processes, timeout=15):
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main():
+    """`make run`: every service, until Ctrl-C."""
+    # A shell starting us in the background ignores SIGINT for us; Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    log_dir = config.REPO_ROOT / "run" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes = []
+    try:
+        for name in config.SERVICES:
+            p = start(name, log_file=open(log_dir / f"{name}.log", "ab"))
+            processes.append(p)
+            wait_ready(f"http://127.0.0.1:{port_of(name)}/health/ready", p)
+            print(f"  {name:<10} http://127.0.0.1:{port_of(name)}   (log: run/logs/{name}.log)", flush=True)
+        print("Fengqiao is running. Ctrl-C stops it.", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = [n for n, p in zip(config.SERVICES, processes) if p.poll() is not None]
+        print(f"stopped unexpectedly: {', '.join(failed)} (see run/logs)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Prometheus metrics shared by every service. Labels are bounded sets: route templates,
+queue names and outcomes, never case or person ids."""
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import REGISTRY
+
+HTTP_REQUESTS = Histogram(
+    "fengqiao_http_request_duration_seconds", "HTTP requests by route and status",
+    ["service", "method", "route", "status"],
+)
+EVENTS_HANDLED = Counter(
+    "fengqiao_events_handled_total", "Events handled by queue and outcome (ok, retried, dead_lettered)",
+    ["queue", "outcome"],
+)
+OUTBOX_PUBLISHED = Counter("fengqiao_outbox_published_total", "Events published from the outbox", ["service"])
+OUTBOX_FAILURES = Counter(
+    "fengqiao_outbox_publish_failures_total", "Outbox publishes that failed and will be retried",
+    ["service", "reason"],
+)
+OUTBOX_PENDING = Gauge("fengqiao_outbox_pending", "Events waiting in the outbox", ["service"])
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "fengqiao_outbox_oldest_pending_seconds", "Age of the oldest event waiting in the outbox", ["service"],
+)
+
+
+def exposition(accept_header):
+    """(body, content type) for /metrics; choose_encoder avoids a doubled charset (pitfall 9)."""
+    encoder, content_type = choose_encoder(accept_header or "")
+    return encoder(REGISTRY), content_type
+
+

@@ -1,0 +1,61 @@
+"""Run one service: `python -m fengqiao.runner intake`. Prepares its database and queues, then
+hands over to nameko, which stops cleanly on SIGTERM or Ctrl-C."""
+import sys
+
+from fengqiao.green import patch
+
+patch()  # before anything opens a socket
+
+import importlib  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from nameko.cli.run import run  # noqa: E402
+
+from fengqiao import config, db, messaging, migrations  # noqa: E402
+
+
+def service_class(name):
+    module = importlib.import_module(f"services.{name}.service")
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "name", None) == name and value.__module__ == module.__name__:
+            return value
+    raise LookupError(f"services.{name}.service defines no service named {name!r}")
+
+
+def service_dir(name):
+    return Path(config.REPO_ROOT) / "services" / name
+
+
+def prepare(settings):
+    """Create the service's database if needed, apply its migrations, declare its queues."""
+    db.ensure_database(settings.admin_database_url, settings.database_name)
+    applied = migrations.apply(settings.database_url, service_dir(settings.service))
+    with messaging.connect(settings.amqp_uri) as conn:
+        messaging.declare_service(conn, service_class(settings.service), settings.delivery_limit)
+    return applied
+
+
+class _QuietExpected(logging.Filter):
+    """A Problem answered to a client (400, 404…) is not worth a traceback in the log."""
+
+    def filter(self, record):
+        if record.getMessage().startswith("(expected)"):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.exit(f"usage: python -m fengqiao.runner <{'|'.join(config.SERVICES)}>")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("nameko.containers").addFilter(_QuietExpected())
+    settings = config.settings(argv[1])
+    for name in prepare(settings):
+        logging.info("applied migration %s to %s", name, settings.database_name)
+    logging.info("%s listening on http://%s", settings.service, settings.http_address)
+    run([service_class(settings.service)], settings.nameko_config())
+
+
+if __name__ == "__main__":
+    main(sys.argv)

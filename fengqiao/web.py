@@ -1,0 +1,149 @@
+"""The HTTP entrypoint every service uses: authentication in one place, errors as
+application/problem+json (RFC 9457) with a field-by-field list, and request metrics."""
+import json
+import logging
+import time
+
+from marshmallow import ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from fengqiao import auth, metrics
+
+log = logging.getLogger(__name__)
+
+PRINCIPAL_KEY = "fengqiao.principal"
+
+
+class Problem(Exception):
+    def __init__(self, status, title, detail=None, errors=None):
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+
+    def response(self):
+        body = {"type": "about:blank", "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = self.errors
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return Response(json.dumps(body, ensure_ascii=False), status=self.status,
+                        headers=headers, mimetype="application/problem+json")
+
+
+def field_errors(messages, prefix=""):
+    """Flatten marshmallow's nested messages into [{field, message}] with dotted paths."""
+    errors = []
+    for field, value in messages.items():
+        path = f"{prefix}{field}"
+        if isinstance(value, dict):
+            errors += field_errors(value, prefix=f"{path}.")
+        else:
+            for message in (value if isinstance(value, list) else [value]):
+                if isinstance(message, dict):
+                    errors += field_errors(message, prefix=f"{path}.")
+                else:
+                    errors.append({"field": path, "message": str(message)})
+    return errors
+
+
+def invalid(messages):
+    return Problem(400, "Invalid request", "Some fields are missing or wrong; nothing was changed.",
+                   errors=field_errors(messages))
+
+
+def json_response(data, status=200, headers=None):
+    return Response(json.dumps(data, ensure_ascii=False, default=str), status=status,
+                    headers=headers, mimetype="application/json")
+
+
+def load_body(request, schema):
+    """Parse and validate a JSON body; a Problem (400) names every bad field."""
+    try:
+        data = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError as exc:
+        raise Problem(400, "Invalid JSON", str(exc), errors=[{"field": "", "message": "not valid JSON"}])
+    if not isinstance(data, dict):
+        raise Problem(400, "Invalid request", errors=[{"field": "", "message": "expected a JSON object"}])
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise invalid(exc.messages)
+
+
+def load_query(request, schema):
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise invalid(exc.messages)
+
+
+def principal(request):
+    return request.environ[PRINCIPAL_KEY]
+
+
+class _ProblemWsgiApp(WsgiApp):
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)  # shallow as in nameko: body read only by the handler
+        try:
+            provider, request.path_values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:  # unknown path or method: problem+json, not werkzeug's HTML
+            response = Problem(exc.code, exc.name, exc.description).response()
+        else:
+            response = provider.handle_request(request)
+        return response(environ, start_response)
+
+
+class ProblemWebServer(WebServer):
+    def get_wsgi_app(self):
+        return _ProblemWsgiApp(self)
+
+
+class Route(HttpRequestHandler):
+    """`@route("POST", "/cases", roles=("clerk",), request_schema=..., example=...)`.
+    Every request passes authentication here unless the route is `public`."""
+
+    server = ProblemWebServer()
+
+    def __init__(self, method, url, public=False, roles=None, summary="", request_schema=None,
+                 response_schema=None, query_schema=None, example=None, status=200, **kwargs):
+        self.public, self.roles, self.summary = public, roles, summary
+        self.request_schema, self.response_schema, self.query_schema = request_schema, response_schema, query_schema
+        self.example, self.status = example, status
+        kwargs.setdefault("expected_exceptions", (Problem,))
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        started = time.perf_counter()
+        try:
+            if not self.public:
+                request.environ[PRINCIPAL_KEY] = self._authenticate(request)
+            response = super().handle_request(request)
+        except Problem as problem:
+            response = problem.response()
+        metrics.HTTP_REQUESTS.labels(
+            self.container.service_name, request.method, self.url, str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+    def _authenticate(self, request):
+        config = self.container.config
+        try:
+            who = auth.verify(config["JWT_SECRET"], config["JWT_AUDIENCE"],
+                              auth.bearer_token(request.headers.get("Authorization")))
+        except auth.AuthError as exc:
+            raise Problem(401, "Unauthorized", str(exc))
+        if self.roles and not who.has_any(self.roles):
+            raise Problem(403, "Forbidden", f"this needs one of the roles: {', '.join(self.roles)}")
+        return who
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, Problem):
+            return exc.response()
+        log.error("unexpected error on %s %s: %r", self.method, self.url, exc)
+        return Problem(500, "Internal Server Error", "The error was logged.").response()
+
+
+route = Route.decorator

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL and RabbitMQ run locally and know Fengqiao: install them from Debian's
+# packages when missing, start them when stopped, then create the database role and the
+# RabbitMQ vhosts. Safe to run again and again.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need_apt_update=1
+apt_install() {
+  if [ "$need_apt_update" = 1 ]; then as_root apt-get update -qq; need_apt_update=0; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+  echo "installing PostgreSQL…"; apt_install postgresql
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "starting PostgreSQL…"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }
+psql_admin() { as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtAX "$@"; }
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'fengqiao'")" != 1 ]; then
+  echo "creating database role fengqiao…"
+  psql_admin -c "CREATE ROLE fengqiao LOGIN CREATEDB PASSWORD 'fengqiao'"
+fi
+
+# --- RabbitMQ ---------------------------------------------------------------------------
+if ! command -v rabbitmqctl >/dev/null 2>&1; then
+  echo "installing RabbitMQ…"; apt_install rabbitmq-server
+fi
+if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+  echo "starting RabbitMQ…"
+  as_root rabbitmq-server -detached || true
+fi
+as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null
+for vhost in fengqiao fengqiao_test; do
+  as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
+  as_root rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+done
+echo "PostgreSQL and RabbitMQ are ready."
