@@ -68,6 +68,8 @@ class Relay:
         while not stopping.is_set():
             try:
                 busy = self.publish_pending()
+                if not busy:
+                    self._observe_backlog()
             except Exception as exc:  # broker or database down: keep the rows, try again
                 metrics.OUTBOX_FAILURES.labels(self.service, "unavailable").inc()
                 log.warning("outbox relay of %s: %s", self.service, exc)
@@ -75,7 +77,6 @@ class Relay:
                 busy = 0
                 stopping.wait(min(idle_seconds * 4, 5))
             if not busy:
-                self._observe_backlog()
                 self.wakeup.wait(idle_seconds)
                 self.wakeup.clear()
 

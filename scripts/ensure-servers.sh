@@ -36,7 +36,7 @@ if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
   as_root rabbitmq-server -detached || true
 fi
 as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null
-for vhost in fengqiao fengqiao_test; do
+for vhost in fengqiao fengqiao_test fengqiao_bench; do
   as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
   as_root rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
 done

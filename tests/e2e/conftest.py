@@ -1,0 +1,81 @@
+"""All five services as real processes (`python -m fengqiao.runner`), as `make run` starts
+them, against the test databases and vhost."""
+import os
+import time
+import uuid
+
+import pytest
+import requests
+
+from fengqiao import auth, config, db, launcher, messaging
+from fengqiao.cli import main as cli
+from fengqiao.runner import service_class
+
+LOG_DIR = config.REPO_ROOT / "run" / "test-logs"
+
+
+@pytest.fixture
+def e2e_env():
+    """Empty databases (a prefix of their own) and empty queues for each test."""
+    prefix = f"fqe2e{uuid.uuid4().hex[:6]}"
+    os.environ["FENGQIAO_DB_PREFIX"] = prefix
+    s = config.settings("intake")
+    with messaging.connect(s.amqp_uri) as conn:
+        for name in config.SERVICES:
+            for queue, _ in messaging.handlers_of(service_class(name)):
+                conn.default_channel.queue_delete(queue)
+                conn.default_channel.queue_delete(f"{queue}.dead")
+    yield prefix
+    for name in config.SERVICES:
+        db.drop_database(s.admin_database_url, f"{prefix}_{name}")
+
+
+class Stack:
+    def __init__(self):
+        self.processes = {}
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+    def url(self, name):
+        return f"http://127.0.0.1:{launcher.port_of(name)}"
+
+    def start(self, *names):
+        for name in names:
+            log = open(LOG_DIR / f"{name}.log", "ab")
+            self.processes[name] = launcher.start(name, log_file=log)
+        for name in names:
+            launcher.wait_ready(f"{self.url(name)}/health/ready", self.processes[name])
+
+    def stop(self):
+        launcher.stop(list(self.processes.values()))
+        self.processes.clear()
+
+
+@pytest.fixture
+def stack(e2e_env):
+    cli(["setup"])  # databases, migrations and every queue, as deployment does before starting
+    s = Stack()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def headers():
+    s = config.settings("intake")
+    return {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, "e2e", ["clerk"], "SH")}
+
+
+def eventually(fetch, check, timeout=15):
+    """Poll until check(fetch()) holds; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if check(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s; last value: {value}")
+        time.sleep(0.1)
+
+
+def get_json(url, headers):
+    r = requests.get(url, headers=headers, timeout=5)
+    return r.json() if r.status_code == 200 else {"status_code": r.status_code}

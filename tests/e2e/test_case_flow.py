@@ -1,0 +1,42 @@
+"""One case through every service, with all of them running as processes."""
+import requests
+
+from services.intake.schemas import REGISTRATION_EXAMPLE
+from tests.e2e.conftest import eventually, get_json
+
+CHAIN = ["case.registered", "case.assigned", "notification.sent"]
+
+
+def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, headers):
+    stack.start("intake", "routing", "mediation", "notify", "reporting")
+    r = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+
+    timeline = eventually(
+        lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
+        lambda t: [e["type"] for e in t.get("events", [])] == CHAIN, timeout=10)
+    assert timeline["status"] == "assigned" and timeline["body"] == "QS01-MEDIATION"
+    assert len({e["correlationid"] for e in timeline["events"]}) == 1
+    assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify"]
+
+    assignment = get_json(f"{stack.url('routing')}/cases/{number}", headers)
+    assert "neighbour_dispute" in assignment["reason"]
+    [notice] = get_json(f"{stack.url('notify')}/notifications?case={number}", headers)
+    assert notice["recipient"] == "QS01-MEDIATION" and notice["status"] == "sent"
+    stats = get_json(f"{stack.url('reporting')}/stats", headers)
+    assert stats == {"total": 1, "by_status": {"assigned": 1}}
+    assert requests.get(f"{stack.url('mediation')}/health/ready").json()["status"] == "ready"
+
+
+def test_cases_registered_before_routing_and_notify_ever_started_are_not_lost(stack, headers):
+    stack.start("intake", "reporting")
+    numbers = []
+    for _ in range(3):
+        r = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
+        assert r.status_code == 201
+        numbers.append(r.json()["number"])
+    stack.start("routing", "notify")
+    for number in numbers:
+        eventually(lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
+                   lambda t: sorted(e["type"] for e in t.get("events", [])) == sorted(CHAIN), timeout=15)
