@@ -3,12 +3,14 @@
   setup [SERVICE...]                       create databases, apply migrations, declare queues
   migrate SERVICE                          apply a service's pending migrations
   token --role R [--role R] --scope NODE   issue a bearer token (development secret)
+  openapi [--out DIR]                      write each service's OpenAPI document (docs/api/)
   dead-letters list [SERVICE...]           what is parked in the dead-letter queues, with errors
   dead-letters replay QUEUE [--id EVENT]   send parked messages back to their handler
 """
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fengqiao import auth, config, db, messaging, migrations
 
@@ -35,6 +37,18 @@ def cmd_migrate(args):
 def cmd_token(args):
     s = config.settings("intake")
     print(auth.issue(s.jwt_secret, s.jwt_audience, args.subject, args.role, args.scope, args.ttl))
+
+
+def cmd_openapi(args):
+    from fengqiao.dependencies import openapi_document
+    from fengqiao.web import routes_of
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in config.SERVICES:
+        doc = openapi_document(name, routes_of(_runner().service_class(name)))
+        path = args.out / f"{name}.openapi.json"
+        path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
 
 
 def cmd_dead_letters_list(args):
@@ -71,6 +85,9 @@ def parser():
     t.add_argument("--subject", default="dev-user")
     t.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
     t.set_defaults(func=cmd_token)
+    o = sub.add_parser("openapi")
+    o.add_argument("--out", type=Path, default=config.REPO_ROOT / "docs" / "api")
+    o.set_defaults(func=cmd_openapi)
     d = sub.add_parser("dead-letters").add_subparsers(dest="action", required=True)
     dl = d.add_parser("list")
     dl.add_argument("services", nargs="*", default=[])

@@ -11,7 +11,7 @@ from nameko.extensions import DependencyProvider
 from fengqiao import db, inbox, outbox
 from fengqiao.events import caused_by, new_event
 from fengqiao.messaging import connect
-from fengqiao.web import Route
+from fengqiao.web import routes_of
 
 
 class Tx:
@@ -122,15 +122,16 @@ def _path_of(rule):
 
 
 def openapi_document(service, routes):
+    """The OpenAPI 3 document of a service from its (method name, Route) pairs."""
     spec = APISpec(title=f"Fengqiao {service}", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", _PROBLEM)
     problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     paths = {}
-    for r in sorted(routes, key=lambda r: (r.url, r.method)):
+    for method_name, r in sorted(routes, key=lambda mr: (mr[1].url, mr[1].method)):
         path, names = _path_of(r.url)
-        op = {"summary": r.summary or r.method_name, "operationId": r.method_name, "responses": {}}
+        op = {"summary": r.summary or method_name, "operationId": method_name, "responses": {}}
         params = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names]
         if r.query_schema is not None:
             params.append({"in": "query", "schema": r.query_schema})
@@ -163,6 +164,5 @@ class OpenApi(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         if self.document is None:
-            routes = [e for e in self.container.entrypoints if isinstance(e, Route)]
-            self.document = openapi_document(self.container.service_name, routes)
+            self.document = openapi_document(self.container.service_name, routes_of(self.container.service_cls))
         return self.document

@@ -5,6 +5,7 @@ import logging
 import time
 
 from marshmallow import ValidationError
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
@@ -147,3 +148,11 @@ class Route(HttpRequestHandler):
 
 
 route = Route.decorator
+
+
+def routes_of(service_cls):
+    """(method name, Route) of every HTTP entrypoint of a service class, without starting it."""
+    return sorted(
+        (attr, ext) for attr in dir(service_cls)
+        for ext in getattr(getattr(service_cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ())
+        if isinstance(ext, Route))

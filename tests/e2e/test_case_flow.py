@@ -1,6 +1,7 @@
 """One case through every service, with all of them running as processes."""
 import requests
 
+from fengqiao import catalog
 from services.intake.schemas import REGISTRATION_EXAMPLE
 from tests.e2e.conftest import eventually, get_json
 
@@ -18,6 +19,9 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
         lambda t: [e["type"] for e in t.get("events", [])] == CHAIN, timeout=10)
     assert timeline["status"] == "assigned" and timeline["body"] == "QS01-MEDIATION"
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
+    events = catalog.load()
+    for event in timeline["events"]:
+        assert catalog.data_errors(events, event) == []
     assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify"]
 
     assignment = get_json(f"{stack.url('routing')}/cases/{number}", headers)

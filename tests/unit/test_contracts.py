@@ -1,0 +1,44 @@
+"""The published contracts stay true: the event catalog matches what the code emits, and the
+committed OpenAPI documents match the services' routes."""
+import json
+import re
+
+import pytest
+
+from fengqiao import catalog, config
+from fengqiao.dependencies import openapi_document
+from fengqiao.runner import service_class
+from fengqiao.web import routes_of
+
+CATALOG = catalog.load()
+
+
+def emitted_by_code():
+    """(type, emitter) of every `.emit("type", ...)` in the services' code."""
+    found = set()
+    for name in config.SERVICES:
+        for path in (config.REPO_ROOT / "services" / name).glob("*.py"):
+            found |= {(t, name) for t in re.findall(r'\.emit\(\s*"([a-z_]+\.[a-z_]+)"', path.read_text())}
+    return found
+
+
+def test_every_emitted_event_is_in_the_catalog_with_its_emitter_and_nothing_else_is():
+    assert emitted_by_code() == {(t, e["emitter"]) for t, e in CATALOG.items()}
+
+
+@pytest.mark.parametrize("type", sorted(CATALOG))
+def test_each_catalog_example_matches_its_schema(type):
+    assert catalog.data_errors(CATALOG, {"type": type, "data": CATALOG[type]["example"]}) == []
+
+
+def test_a_schema_catches_wrong_data():
+    bad = {**CATALOG["case.assigned"]["example"], "body_level": "province"}
+    del bad["reason"]
+    assert len(catalog.data_errors(CATALOG, {"type": "case.assigned", "data": bad})) == 2
+
+
+@pytest.mark.parametrize("name", list(config.SERVICES))
+def test_committed_openapi_documents_are_current(name):
+    committed = json.loads((config.REPO_ROOT / "docs" / "api" / f"{name}.openapi.json").read_text())
+    assert committed == openapi_document(name, routes_of(service_class(name))), \
+        "run `python -m fengqiao.cli openapi` and commit docs/api/"
