@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 import eventlet
 from kombu import Connection, Exchange, Queue, binding
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
-from nameko.messaging import Consumer
+from functools import partial
+
+from nameko.messaging import Consumer, QueueConsumer
 
 from fengqiao import metrics
 from fengqiao.events import InvalidEvent, exchange_of, validate
@@ -69,9 +71,30 @@ def connect(amqp_uri, **kwargs):
     return Connection(amqp_uri, transport_options={"confirm_publish": True}, **kwargs)
 
 
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer lets kombu decode bodies, and kombu acks (drops) what it cannot
+    decode. Here each handler decodes for itself and parks an undecodable message instead."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_message = partial(self._decode_and_handle, provider)
+        return consumers
+
+    def _decode_and_handle(self, provider, message):
+        try:
+            body = message.decode()
+        except Exception as exc:
+            self.container.spawn_managed_thread(partial(provider.park, message, exc, 1))
+            return
+        self.handle_message(provider, body, message)
+
+
 class EventHandler(Consumer):
     """`@event_handler(("intake", "case.registered"), ...)`: one quorum queue bound to each
     (source service, event type) pair; the method receives the validated CloudEvent dict."""
+
+    queue_consumer = ParkingQueueConsumer()
 
     def __init__(self, *bindings, **kwargs):
         self.bindings = bindings
@@ -99,7 +122,7 @@ class EventHandler(Consumer):
         try:
             validate(body)
         except InvalidEvent as exc:
-            self._park(message, exc, attempt=1)
+            self.park(message, exc, attempt=1)
             return
         super().handle_message(body, message)
 
@@ -110,13 +133,13 @@ class EventHandler(Consumer):
             return
         attempt = int(message.headers.get("x-delivery-count") or 0) + 1
         if attempt >= self.delivery_limit:
-            self._park(message, exc_info[1], attempt)
+            self.park(message, exc_info[1], attempt)
         else:
             metrics.EVENTS_HANDLED.labels(self.queue_name, "retried").inc()
             eventlet.sleep(min(0.1 * 2 ** attempt, 3.0))  # back off; quorum queues requeue at once
             self.queue_consumer.requeue_message(message)
 
-    def _park(self, message, error, attempt):
+    def park(self, message, error, attempt):
         """Move a message to the dead-letter queue with its error, then ack it. If that publish
         fails, requeue: the message is never dropped."""
         text = "".join(traceback.format_exception_only(type(error), error)).strip()

@@ -137,3 +137,20 @@ def test_an_event_published_before_its_consumer_ever_ran_is_consumed(
             relay.close()
     run_service(probe, probe_db)
     wait_for(lambda: seen(probe_db) == [event["id"]], what="the early event to be consumed")
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"{not json", "application/json"),
+    (b"plain words", "text/plain"),
+])
+def test_an_undecodable_message_is_parked_and_the_handler_keeps_working(
+        run_service, probe_db, amqp_uri, unique, broker, body, content_type):
+    source, queue = f"src{unique}", f"{unique}.handle"
+    run_service(probe_service(unique, source), probe_db)
+    with messaging.connect(amqp_uri) as conn:
+        conn.Producer().publish(body, exchange=messaging.event_exchange(source), routing_key="thing.happened",
+                                content_type=content_type, content_encoding="utf-8", delivery_mode=2)
+    wait_for(lambda: handled(queue, "dead_lettered") == 1, what="the undecodable message to be parked")
+    event = new_event(source, "thing.happened", {"n": 2})
+    publish(amqp_uri, source, event)
+    wait_for(lambda: seen(probe_db) == [event["id"]], what="the next event to be handled")
