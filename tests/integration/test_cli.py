@@ -35,3 +35,10 @@ def test_dead_letter_commands_list_and_replay(broker, amqp_uri):
         assert json.loads(back.body)["id"] == "ev-1" and messaging.ERROR_HEADER not in back.headers
         back.ack()
     assert f"{queue}.dead: 0 message(s)" in cli("dead-letters", "list", "routing")
+
+
+def test_commands_do_not_print_eventlets_deprecation_notice():
+    # pitfall 8: the notice is a Warning of eventlet's own class, shown on every start
+    run = subprocess.run([sys.executable, "-m", "fengqiao.cli", "dead-letters", "list", "mediation"],
+                         cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert "Eventlet is deprecated" not in run.stderr + run.stdout
