@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: run test test-unit test-integration test-e2e servers setup bench clean
+.PHONY: run test test-unit test-integration test-e2e servers test-tools setup bench clean
 
 $(STAMP): pyproject.toml
 	scripts/ensure-python.sh
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+test-tools:
+	scripts/ensure-test-tools.sh
 
 servers:
 	scripts/ensure-servers.sh
@@ -25,10 +28,10 @@ run: setup
 	$(BIN)/python -m fengqiao.launcher
 
 ## The whole suite: unit, integration (real broker and database), end to end (processes).
-test: $(STAMP) servers
+test: $(STAMP) servers test-tools
 	$(PYTEST) tests
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) test-tools
 	$(PYTEST) tests/unit
 
 test-integration: $(STAMP) servers

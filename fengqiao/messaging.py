@@ -109,6 +109,8 @@ class EventHandler(Consumer):
     def setup(self):
         self.delivery_limit = self.container.config["DELIVERY_LIMIT"]
         self.queue = consumer_queue(self.queue_name, self.bindings, self.delivery_limit)
+        for outcome in ("ok", "retried", "dead_lettered"):  # series exist from the start, at 0
+            metrics.EVENTS_HANDLED.labels(self.queue_name, outcome)
         with connect(self.container.config["AMQP_URI"]) as conn:
             declare(conn, self.queue_name, self.bindings, self.delivery_limit)
         super().setup()

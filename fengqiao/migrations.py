@@ -11,10 +11,14 @@ _LOCK_KEY = 0x46514D47  # "FQMG"
 
 
 def migration_files(service_dir):
-    """(recorded name, path) pairs in the order they are applied."""
+    """(recorded name, path) pairs in the order they are applied; `service_dir` None means the
+    backbone's tables only."""
     files = [("backbone/" + p.name, p) for p in sorted(BACKBONE_DIR.glob("*.sql"))]
-    service_migrations = Path(service_dir) / "migrations"
-    files += [(p.name, p) for p in sorted(service_migrations.glob("*.sql"))]
+    if service_dir is not None:
+        service_migrations = Path(service_dir) / "migrations"
+        if not service_migrations.is_dir():  # a broken install must not look like "nothing to do"
+            raise FileNotFoundError(f"no migrations folder at {service_migrations}")
+        files += [(p.name, p) for p in sorted(service_migrations.glob("*.sql"))]
     return files
 
 

@@ -75,6 +75,7 @@ class Relay:
                 log.warning("outbox relay of %s: %s", self.service, exc)
                 self.close()
                 busy = 0
+                self._observe_backlog_if_possible()
                 stopping.wait(min(idle_seconds * 4, 5))
             if not busy:
                 self.wakeup.wait(idle_seconds)
@@ -112,6 +113,13 @@ class Relay:
             " next_attempt_at = now() + make_interval(secs => %s) WHERE seq = %s",
             (str(exc)[:500], delay, row["seq"]),
         )
+
+    def _observe_backlog_if_possible(self):
+        """During a broker outage the backlog is what alerts need most; the database may be down too."""
+        try:
+            self._observe_backlog()
+        except Exception:
+            pass
 
     def _observe_backlog(self):
         with self.pool.connection() as conn:

@@ -3,7 +3,6 @@ and queue names per test on the test vhost, and services run in-process by namek
 import os
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from kombu import Connection
@@ -37,7 +36,7 @@ def fresh_database():
     """Make a database for one test (backbone tables migrated) and drop it afterwards."""
     created = []
 
-    def make(service_dir=Path("/nonexistent")):
+    def make(service_dir=None):
         name = f"fqtest_{uuid.uuid4().hex[:12]}"
         db.ensure_database(f"{PG_URL}/postgres", name)
         created.append(name)
