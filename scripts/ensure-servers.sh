@@ -21,7 +21,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }
-psql_admin() { as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtAX "$@"; }
+# cd /: the postgres user may not read the caller's working directory
+psql_admin() { (cd / && as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtAX "$@"); }
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'fengqiao'")" != 1 ]; then
   echo "creating database role fengqiao…"
   psql_admin -c "CREATE ROLE fengqiao LOGIN CREATEDB PASSWORD 'fengqiao'"
@@ -35,6 +36,12 @@ if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
   echo "starting RabbitMQ…"
   as_root rabbitmq-server -detached || true
 fi
+# -detached returns before the node has registered with epmd, and await_startup fails at once
+# ("node 'rabbit' not running at all") until it has: retry, then ask once more for diagnostics.
+for _ in $(seq 1 90); do
+  as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null 2>&1 && break
+  sleep 1
+done
 as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null
 for vhost in fengqiao fengqiao_test fengqiao_bench; do
   as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
