@@ -32,6 +32,8 @@ class Settings:
     delivery_limit: int
     relay_idle_seconds: float
     max_workers: int
+    personal_data_keys: tuple
+    personal_data_hash_key: str
 
     @property
     def database_name(self):
@@ -49,6 +51,8 @@ class Settings:
             "JWT_SECRET": self.jwt_secret,
             "JWT_AUDIENCE": self.jwt_audience,
             "COUNTY_FILE": str(self.county_file),
+            "PERSONAL_DATA_KEYS": self.personal_data_keys,
+            "PERSONAL_DATA_HASH_KEY": self.personal_data_hash_key,
         }
 
 
@@ -72,4 +76,8 @@ def settings(service):
         delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
         relay_idle_seconds=float(_env("FENGQIAO_RELAY_IDLE_SECONDS", "0.5")),
         max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),
+        # Fernet keys, newest first (rotation); development defaults, never for production.
+        personal_data_keys=tuple(k.strip() for k in _env(
+            "FENGQIAO_PERSONAL_DATA_KEYS", "1FDojJRAHk6eP8m8UQbkwCuvUtop_MFTqR89NR02s3Y=").split(",") if k.strip()),
+        personal_data_hash_key=_env("FENGQIAO_PERSONAL_DATA_HASH_KEY", "fengqiao-development-hash-key"),
     )

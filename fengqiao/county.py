@@ -41,6 +41,7 @@ class County:
     nodes: dict = field(default_factory=dict)       # code -> Node
     categories: dict = field(default_factory=dict)  # code -> {label, channel_class}
     bodies: dict = field(default_factory=dict)      # code -> Body
+    policies: dict = field(default_factory=dict)    # tunable rules, e.g. repeat_window_days
 
     def township_of(self, node_code):
         node = self.nodes[node_code]
@@ -71,7 +72,11 @@ def parse(raw, where):
     for key in ("code", "name"):
         if not c.get(key):
             fail("county", f"missing '{key}'")
-    county = County(code=c["code"], name=c["name"], timezone=c.get("timezone", "Asia/Shanghai"))
+    policies = raw.get("policies") or {}
+    if not isinstance(policies, dict):
+        fail("policies", "expected a mapping")
+    county = County(code=c["code"], name=c["name"], timezone=c.get("timezone", "Asia/Shanghai"),
+                    policies=policies)
     county.nodes[county.code] = Node(county.code, county.name, "county", None)
 
     for i, cat in enumerate(raw.get("categories") or []):

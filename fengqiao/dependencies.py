@@ -147,6 +147,8 @@ def openapi_document(service, routes):
         if r.response_schema is not None:
             ok["content"] = {"application/json": {"schema": r.response_schema}}
         op["responses"][str(r.status)] = ok
+        for status, description in r.also.items():
+            op["responses"][str(status)] = {**ok, "description": description}
         if not r.public:
             op["security"] = [{"bearer": []}]
             op["responses"]["401"] = {"description": "missing or invalid token", **problem}

@@ -109,8 +109,9 @@ class Route(HttpRequestHandler):
     server = ProblemWebServer()
 
     def __init__(self, method, url, public=False, roles=None, summary="", request_schema=None,
-                 response_schema=None, query_schema=None, example=None, status=200, **kwargs):
+                 response_schema=None, query_schema=None, example=None, status=200, also=None, **kwargs):
         self.public, self.roles, self.summary = public, roles, summary
+        self.also = also or {}  # other success statuses: {status: description}, for the API document
         self.request_schema, self.response_schema, self.query_schema = request_schema, response_schema, query_schema
         self.example, self.status = example, status
         kwargs.setdefault("expected_exceptions", (Problem,))

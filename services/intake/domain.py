@@ -1,14 +1,23 @@
 """Registering a case (登记): the rules, free of HTTP, broker and SQL."""
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+from services.intake.personal_data import mask, normalize_phone
 
 # 来访, 来信, 来电, 12345 工单, 网上, 网格上报, 代办, 上级交办
 CHANNELS = ("visit", "letter", "phone", "hotline", "online", "grid_report", "proxy", "referral")
+# The block of details each channel must carry, and only that channel.
+CHANNEL_DETAILS = {"hotline": "hotline", "grid_report": "grid_report", "proxy": "proxy", "referral": "referral"}
+# Where nobody need be named: a letter or call may be anonymous; a grid worker reports a
+# problem before anyone complains (未诉先办). A visit or a proxy filing always has a person.
+ANONYMOUS_ALLOWED = {"letter", "phone", "hotline", "online", "grid_report", "referral"}
+COLLECTIVE_FROM = 5  # five or more petitioners on one matter: a collective petition (集体访)
+DEFAULT_REPEAT_WINDOW_DAYS = 90
 
 
 class Rejected(ValueError):
-    """The registration contradicts the county configuration; `errors` maps field -> message."""
+    """The registration breaks a rule; `errors` maps field -> message."""
 
     def __init__(self, errors):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -24,24 +33,83 @@ def new_case(county, registration, now=None):
     category = county.categories.get(registration["category"])
     if category is None:
         errors["category"] = f"unknown category; known: {', '.join(county.categories)}"
-    if errors:
-        raise Rejected(errors)
+    errors.update(_channel_problems(county, registration))
     now = now or datetime.now(timezone.utc)
     received_at = registration.get("received_at") or now
     if received_at > now:
-        raise Rejected({"received_at": "lies in the future"})
+        errors["received_at"] = "lies in the future"
+    if errors:
+        raise Rejected(errors)
+    petitioners = [_normalized(p) for p in registration["petitioners"]]
     return {
         "id": uuid.uuid4(),
         "channel": registration["channel"],
         "location": node.code,
         "township": county.township_of(node.code).code,
+        "place": place_of(county, node.code),
         "category": registration["category"],
         "channel_class": category["channel_class"],
         "subject": registration["subject"].strip(),
         "description": registration["description"].strip(),
         "received_at": received_at,
         "registered_at": now,
+        "anonymous": registration["anonymous"],
+        "collective": len(petitioners) >= COLLECTIVE_FROM,
+        "petitioners": petitioners,
+        "details": _details(registration),
     }
+
+
+def _channel_problems(county, r):
+    errors = {}
+    channel = r["channel"]
+    for c, block in CHANNEL_DETAILS.items():
+        if c == channel and r.get(block) is None:
+            errors[block] = f"required for channel {channel}"
+        elif c != channel and r.get(block) is not None:
+            errors[block] = f"only for channel {c}"
+    if r["anonymous"] and channel not in ANONYMOUS_ALLOWED:
+        errors["anonymous"] = f"a {channel} registration names its petitioner"
+    elif r["anonymous"] and r["petitioners"]:
+        errors["anonymous"] = "an anonymous registration lists no petitioners"
+    elif not r["anonymous"] and not r["petitioners"] and channel != "grid_report":
+        errors["petitioners"] = "name at least one petitioner, or register as anonymous where the channel allows it"
+    if channel == "proxy" and r.get("proxy") and not r["proxy"]["consent"]:
+        errors["proxy.consent"] = "a proxy files only with the citizen's consent"
+    grid = (r.get("grid_report") or {}).get("grid")
+    if channel == "grid_report" and grid is not None:
+        node = county.nodes.get(grid)
+        if node is None or node.level != "grid":
+            errors["grid_report.grid"] = "not a grid of this county"
+    return errors
+
+
+def _normalized(p):
+    return {
+        "name": p["name"].strip(),
+        "id_number": p["id_number"].upper() if p.get("id_number") else None,
+        "phone": normalize_phone(p["phone"]) if p.get("phone") else None,
+        "address": p.get("address"),
+    }
+
+
+def _details(r):
+    block = CHANNEL_DETAILS.get(r["channel"])
+    return dict(r[block]) if block else {}
+
+
+def place_of(county, node_code):
+    """Where two matters count as "the same place": the village (for a village or a grid),
+    else the township."""
+    node = county.nodes[node_code]
+    while node.level == "grid":
+        node = county.nodes[node.parent]
+    return node.code
+
+
+def repeat_window_start(county, now):
+    days = county.policies.get("repeat_window_days", DEFAULT_REPEAT_WINDOW_DAYS)
+    return now - timedelta(days=days)
 
 
 def number_year(county, case):
@@ -53,8 +121,12 @@ def case_number(township, year, sequence):
     return f"{township}-{year}-{sequence:06d}"
 
 
+def masked(petitioners):
+    return [{"name": p["name"], "id_number": mask(p["id_number"]), "phone": mask(p["phone"])} for p in petitioners]
+
+
 def registered_event(case):
-    """The data of `case.registered`: no personal data, so nothing to mask."""
+    """The data of `case.registered`; personal data masked."""
     return {
         "case_id": str(case["id"]),
         "number": case["number"],
@@ -66,4 +138,21 @@ def registered_event(case):
         "subject": case["subject"],
         "received_at": case["received_at"].isoformat(),
         "registered_at": case["registered_at"].isoformat(),
+        "anonymous": case["anonymous"],
+        "collective": case["collective"],
+        "petitioner_count": len(case["petitioners"]),
+        "petitioners": masked(case["petitioners"]),
+        "details": case["details"],
+    }
+
+
+def repeat_linked_event(original, repeat):
+    """The data of `case.repeat_linked`: a new petition on a matter already open (重复信访)."""
+    return {
+        "case_id": str(original["id"]),
+        "number": original["number"],
+        "repeat_count": original["repeat_count"],
+        "channel": repeat["channel"],
+        "received_at": repeat["received_at"].isoformat(),
+        "petitioners": masked(repeat["petitioners"]),
     }

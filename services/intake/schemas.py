@@ -1,7 +1,48 @@
-"""Intake's HTTP edges: what a registration must contain and what comes back."""
-from marshmallow import Schema, fields, validate
+"""Intake's HTTP edges: what a registration must contain and what comes back. Unknown fields
+are refused (marshmallow's default), so a misspelt field never passes silently."""
+from marshmallow import Schema, ValidationError, fields, validate
 
 from services.intake.domain import CHANNELS
+from services.intake.personal_data import normalize_phone, resident_id_problem
+
+
+def _resident_id(value):
+    problem = resident_id_problem(value)
+    if problem:
+        raise ValidationError(f"not a resident ID number: {problem}")
+
+
+def _phone(value):
+    if normalize_phone(value) is None:
+        raise ValidationError("not a mainland mobile (11 digits) or landline (area code and number)")
+
+
+class PetitionerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    id_number = fields.String(load_default=None, validate=_resident_id, metadata={"description": "18-digit resident ID"})
+    phone = fields.String(load_default=None, validate=_phone)
+    address = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class HotlineOrderSchema(Schema):
+    order_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the 12345 hotline's own work-order id"})
+
+
+class GridReportSchema(Schema):
+    grid_worker = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    grid = fields.String(required=True, metadata={"description": "grid code from the county file"})
+
+
+class ProxySchema(Schema):
+    agent = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={"description": "代办员"})
+    consent = fields.Boolean(required=True, metadata={"description": "the citizen agreed to be represented"})
+    consent_note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class ReferralSchema(Schema):
+    source_body = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 class CaseRegistrationSchema(Schema):
@@ -11,11 +52,26 @@ class CaseRegistrationSchema(Schema):
     subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(required=True, validate=validate.Length(min=1, max=20000))
     received_at = fields.AwareDateTime(load_default=None, metadata={"description": "defaults to now"})
+    petitioners = fields.List(fields.Nested(PetitionerSchema), load_default=list, validate=validate.Length(max=500))
+    anonymous = fields.Boolean(load_default=False)
+    hotline = fields.Nested(HotlineOrderSchema, load_default=None)
+    grid_report = fields.Nested(GridReportSchema, load_default=None)
+    proxy = fields.Nested(ProxySchema, load_default=None)
+    referral = fields.Nested(ReferralSchema, load_default=None)
 
 
 class RegisteredCaseSchema(Schema):
     id = fields.UUID()
     number = fields.String(metadata={"example": "QS-2026-000001"})
+    outcome = fields.String(metadata={"description": "registered, same_hotline_order or repeat_linked"})
+    collective = fields.Boolean()
+    repeat_count = fields.Integer()
+
+
+class MaskedPetitionerSchema(Schema):
+    name = fields.String()
+    id_number = fields.String(allow_none=True, metadata={"description": "masked: last 4 digits"})
+    phone = fields.String(allow_none=True, metadata={"description": "masked: last 4 digits"})
 
 
 class CaseSchema(Schema):
@@ -30,6 +86,11 @@ class CaseSchema(Schema):
     description = fields.String()
     received_at = fields.AwareDateTime()
     registered_at = fields.AwareDateTime()
+    anonymous = fields.Boolean()
+    collective = fields.Boolean()
+    repeat_count = fields.Integer()
+    details = fields.Dict()
+    petitioners = fields.List(fields.Nested(MaskedPetitionerSchema))
 
 
 REGISTRATION_EXAMPLE = {
@@ -38,4 +99,6 @@ REGISTRATION_EXAMPLE = {
     "category": "neighbour_dispute",
     "subject": "邻居扩建院墙占用通道",
     "description": "来访人反映邻居扩建院墙占用了两家共用的通道，协商未果，请求村里调解。",
+    "petitioners": [{"name": "王某某", "id_number": "110101199003074514", "phone": "13800138000",
+                     "address": "清水镇柳湾村3组"}],
 }

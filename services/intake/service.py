@@ -1,8 +1,11 @@
 """Intake (登记): the one front door where every channel registers a case."""
+from psycopg.errors import UniqueViolation
+
 from fengqiao.county import CountyConfig
 from fengqiao.service import BackboneService
 from fengqiao.web import Problem, invalid, json_response, load_body, route
-from services.intake import domain, store
+from services.intake import domain, registration, store
+from services.intake.dependencies import PersonalDataVault
 from services.intake.schemas import (
     REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, RegisteredCaseSchema,
 )
@@ -11,27 +14,31 @@ from services.intake.schemas import (
 class IntakeService(BackboneService):
     name = "intake"
     county = CountyConfig()
+    vault = PersonalDataVault()
 
     @route("POST", "/cases", roles=("clerk", "operator"), status=201, summary="Register a case",
            request_schema=CaseRegistrationSchema, response_schema=RegisteredCaseSchema,
-           example=REGISTRATION_EXAMPLE)
+           example=REGISTRATION_EXAMPLE,
+           also={200: "no new case: the same hotline order again, or a repeat petition linked to its case"})
     def register_case(self, request):
-        registration = load_body(request, CaseRegistrationSchema())
+        payload = load_body(request, CaseRegistrationSchema())
+        correlationid = request.headers.get("X-Correlation-ID")
         try:
-            case = domain.new_case(self.county, registration)
+            result = self._register(payload, correlationid)
+        except UniqueViolation:  # the same hotline order, registered at this very moment
+            result = self._register(payload, correlationid)
+        created = result["outcome"] == "registered"
+        return json_response(RegisteredCaseSchema().dump(result), status=201 if created else 200,
+                             headers={"Location": f"/cases/{result['number']}"})
+
+    def _register(self, payload, correlationid):
+        try:
+            with self.db.transaction() as tx:
+                return registration.register(tx, self.county, self.vault, payload, correlationid)
         except domain.Rejected as exc:
             raise invalid(exc.errors)
-        with self.db.transaction() as tx:
-            year = domain.number_year(self.county, case)
-            case["number"] = domain.case_number(
-                case["township"], year, store.next_sequence(tx, case["township"], year))
-            store.insert_case(tx, case)
-            tx.emit("case.registered", domain.registered_event(case), subject=str(case["id"]),
-                    correlationid=request.headers.get("X-Correlation-ID"))
-        return json_response(RegisteredCaseSchema().dump(case), status=201,
-                             headers={"Location": f"/cases/{case['number']}"})
 
-    @route("GET", "/cases/<number>", summary="A registered case", response_schema=CaseSchema)
+    @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema)
     def get_case(self, request, number):
         case = store.find_case(self.db, number)
         if case is None:

@@ -1,4 +1,5 @@
 """Intake's SQL. Its tables live in intake's own database (migrations/)."""
+from psycopg.types.json import Jsonb
 
 
 def next_sequence(tx, township, year):
@@ -12,16 +13,64 @@ def next_sequence(tx, township, year):
     ).fetchone()["last"]
 
 
-def insert_case(tx, case):
+def insert_case(tx, case, sealed_petitioners):
     tx.execute(
-        "INSERT INTO cases (id, number, channel, location, township, category, channel_class,"
-        " subject, description, received_at, registered_at)"
-        " VALUES (%(id)s, %(number)s, %(channel)s, %(location)s, %(township)s, %(category)s,"
-        " %(channel_class)s, %(subject)s, %(description)s, %(received_at)s, %(registered_at)s)",
-        case,
+        "INSERT INTO cases (id, number, channel, location, township, place, category, channel_class,"
+        " subject, description, received_at, registered_at, anonymous, collective, details,"
+        " hotline_order_id, correlationid)"
+        " VALUES (%(id)s, %(number)s, %(channel)s, %(location)s, %(township)s, %(place)s, %(category)s,"
+        " %(channel_class)s, %(subject)s, %(description)s, %(received_at)s, %(registered_at)s,"
+        " %(anonymous)s, %(collective)s, %(details_json)s, %(hotline_order_id)s, %(correlationid)s)",
+        {**case, "details_json": Jsonb(case["details"]),
+         "hotline_order_id": case["details"].get("order_id") if case["channel"] == "hotline" else None},
     )
+    for position, p in enumerate(sealed_petitioners):
+        tx.execute(
+            "INSERT INTO petitioners (case_id, position, name, id_number_sealed, id_number_hash,"
+            " id_number_last4, phone_sealed, phone_hash, phone_last4, address_sealed)"
+            " VALUES (%(case_id)s, %(position)s, %(name)s, %(id_number_sealed)s, %(id_number_hash)s,"
+            " %(id_number_last4)s, %(phone_sealed)s, %(phone_hash)s, %(phone_last4)s, %(address_sealed)s)",
+            {**p, "case_id": case["id"], "position": position},
+        )
+
+
+def case_of_hotline_order(tx, order_id):
+    return tx.execute("SELECT id, number, repeat_count, collective FROM cases WHERE hotline_order_id = %s",
+                      (order_id,)).fetchone()
+
+
+def earlier_case_of(tx, person_hashes, category, place, since):
+    """The earliest case since `since` on the same matter (category and place) with one of
+    these people among its petitioners; locked, as a repeat is about to be counted on it."""
+    return tx.execute(
+        "SELECT c.id, c.number, c.repeat_count, c.correlationid FROM cases c"
+        " WHERE c.category = %s AND c.place = %s AND c.registered_at >= %s AND EXISTS ("
+        "   SELECT 1 FROM petitioners p WHERE p.case_id = c.id"
+        "   AND (p.id_number_hash = ANY(%s) OR p.phone_hash = ANY(%s)))"
+        " ORDER BY c.registered_at LIMIT 1 FOR UPDATE",
+        (category, place, since, person_hashes, person_hashes),
+    ).fetchone()
+
+
+def record_repeat(tx, case_id, repeat):
+    tx.execute(
+        "INSERT INTO repeat_petitions (id, case_id, channel, subject, received_at, registered_at)"
+        " VALUES (%(id)s, %(case_id)s, %(channel)s, %(subject)s, %(received_at)s, %(registered_at)s)",
+        {**repeat, "case_id": case_id},
+    )
+    return tx.execute("UPDATE cases SET repeat_count = repeat_count + 1 WHERE id = %s RETURNING repeat_count",
+                      (case_id,)).fetchone()["repeat_count"]
 
 
 def find_case(db, number):
     rows = db.query("SELECT * FROM cases WHERE number = %s", (number,))
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    case = rows[0]
+    case["petitioners"] = [
+        {"name": p["name"], "id_number": p["id_number_last4"] and "****" + p["id_number_last4"],
+         "phone": p["phone_last4"] and "****" + p["phone_last4"]}
+        for p in db.query("SELECT name, id_number_last4, phone_last4 FROM petitioners"
+                          " WHERE case_id = %s ORDER BY position", (case["id"],))]
+    return case
+

@@ -19,10 +19,18 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
         lambda t: [e["type"] for e in t.get("events", [])] == CHAIN, timeout=10)
     assert timeline["status"] == "assigned" and timeline["body"] == "QS01-MEDIATION"
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
+
+    again = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
+    assert again.status_code == 200 and again.json()["outcome"] == "repeat_linked"
+    timeline = eventually(
+        lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
+        lambda t: [e["type"] for e in t.get("events", [])] == CHAIN + ["case.repeat_linked"], timeout=10)
     events = catalog.load()
     for event in timeline["events"]:
         assert catalog.data_errors(events, event) == []
-    assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify"]
+        assert "13800138000" not in str(event)  # personal data leaves intake masked
+    assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify", "/fengqiao/intake"]
+    assert len({e["correlationid"] for e in timeline["events"]}) == 1
 
     assignment = get_json(f"{stack.url('routing')}/cases/{number}", headers)
     assert "neighbour_dispute" in assignment["reason"]
@@ -36,8 +44,9 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
 def test_cases_registered_before_routing_and_notify_ever_started_are_not_lost(stack, headers):
     stack.start("intake", "reporting")
     numbers = []
-    for _ in range(3):
-        r = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
+    for i in range(3):
+        someone_else = {**REGISTRATION_EXAMPLE, "petitioners": [{"name": f"村民{i}", "phone": f"1390000000{i}"}]}
+        r = requests.post(f"{stack.url('intake')}/cases", json=someone_else, headers=headers)
         assert r.status_code == 201
         numbers.append(r.json()["number"])
     stack.start("routing", "notify")

@@ -58,8 +58,10 @@ def test_concurrent_registrations_are_numbered_without_gap_or_duplicate(intake):
     other_township = {**REGISTRATION_EXAMPLE, "location": "BY02"}
 
     def register(i):
-        r = requests.post(f"{base}/cases", json=other_township if i % 5 == 0 else REGISTRATION_EXAMPLE,
-                          headers=headers)
+        body = other_township if i % 5 == 0 else REGISTRATION_EXAMPLE
+        # a different person each time: the same one again would be a repeat petition
+        body = {**body, "petitioners": [{"name": f"村民{i}", "phone": f"138{i:08d}"}]}
+        r = requests.post(f"{base}/cases", json=body, headers=headers)
         assert r.status_code == 201, r.text
         return r.json()["number"]
 
@@ -76,6 +78,9 @@ def test_concurrent_registrations_are_numbered_without_gap_or_duplicate(intake):
     ({**REGISTRATION_EXAMPLE, "location": "NOWHERE", "category": "alchemy"}, {"location", "category"}),
     ({**REGISTRATION_EXAMPLE, "received_at": "2999-01-01T00:00:00+08:00"}, {"received_at"}),
     ({**REGISTRATION_EXAMPLE, "received_at": "yesterday"}, {"received_at"}),
+    ({**REGISTRATION_EXAMPLE, "subject": "长" * 201, "urgency": "high"}, {"subject", "urgency"}),
+    ({**REGISTRATION_EXAMPLE, "petitioners": [{"name": "王", "id_number": "110101199003074515",
+                                               "phone": "12345"}]}, {"petitioners.0.id_number", "petitioners.0.phone"}),
 ])
 def test_bad_input_is_a_field_by_field_problem_and_writes_nothing(intake, body, fields):
     base, url = intake
