@@ -29,6 +29,8 @@ QUEUE_HEADER = "x-fengqiao-queue"
 # The broker's own limit is a backstop above ours, for a message that kills the process
 # before the handler can park it (then it is dead-lettered without an error text).
 BROKER_LIMIT_MARGIN = 2
+# How long a publish waits for the broker's confirm before the connection is given up.
+CONFIRM_TIMEOUT_SECONDS = 10
 
 
 def event_exchange(service):
@@ -117,8 +119,15 @@ class EventHandler(Consumer):
 
     def stop(self):
         super().stop()
-        if self._connection is not None:
-            self._connection.release()
+        self._drop_connection()
+
+    def _drop_connection(self):
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # already broken: nothing more to free
+                pass
 
     def handle_message(self, body, message):
         try:
@@ -138,8 +147,13 @@ class EventHandler(Consumer):
             self.park(message, exc_info[1], attempt)
         else:
             metrics.EVENTS_HANDLED.labels(self.queue_name, "retried").inc()
-            eventlet.sleep(min(0.1 * 2 ** attempt, 3.0))  # back off; quorum queues requeue at once
-            self.queue_consumer.requeue_message(message)
+            # Back off before requeueing (quorum queues redeliver at once), in a thread of its
+            # own so that failing messages do not hold the service's workers.
+            self.container.spawn_managed_thread(partial(self._requeue_after, message, min(0.1 * 2 ** attempt, 3.0)))
+
+    def _requeue_after(self, message, seconds):
+        eventlet.sleep(seconds)
+        self.queue_consumer.requeue_message(message)
 
     def park(self, message, error, attempt):
         """Move a message to the dead-letter queue with its error, then ack it. If that publish
@@ -161,10 +175,11 @@ class EventHandler(Consumer):
                     message.body, exchange=DEAD_LETTER_EXCHANGE, routing_key=self.queue_name,
                     headers=headers, content_type=message.content_type,
                     content_encoding=message.content_encoding, delivery_mode=2, mandatory=True,
+                    message_id=message.properties.get("message_id"), timeout=CONFIRM_TIMEOUT_SECONDS,
                 )
         except Exception:
             log.exception("could not park message on %s; requeueing it", self.queue_name)
-            self._connection = None
+            self._drop_connection()
             self.queue_consumer.requeue_message(message)
             return
         metrics.EVENTS_HANDLED.labels(self.queue_name, "dead_lettered").inc()
@@ -208,31 +223,41 @@ def dead_letters(connection, queue_name):
 
 def replay(connection, queue_name, message_id=None):
     """Send parked messages back to the handler's queue (only that handler sees them again).
-    Returns how many were replayed."""
+    Only what was parked when the replay began is replayed: a message that fails again is
+    parked anew and waits for the next replay. Returns how many were replayed."""
     channel = connection.channel()
     queue = dead_letter_queue(queue_name)(channel)
     producer = connection.Producer(channel=channel)
     replayed, skipped = 0, []
     try:
-        while (message := queue.get(no_ack=False)) is not None:
+        _, parked_now, _ = queue.queue_declare(passive=True)
+        for _ in range(parked_now):
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
             if message_id and _describe(message)["id"] != message_id:
                 skipped.append(message)
                 continue
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if not k.startswith("x-fengqiao-") and k not in ("x-death", "x-delivery-count")
-                       and not k.startswith("x-first-death") and not k.startswith("x-last-death")}
             producer.publish(
-                message.body, exchange="", routing_key=queue_name, headers=headers,
+                message.body, exchange="", routing_key=queue_name, headers=_original_headers(message),
                 content_type=message.content_type, content_encoding=message.content_encoding,
-                delivery_mode=2, mandatory=True,
+                message_id=message.properties.get("message_id"), delivery_mode=2, mandatory=True,
             )
             message.ack()
             replayed += 1
+            if message_id:
+                break
     finally:
         for m in skipped:
             m.requeue()
         channel.close()
     return replayed
+
+
+def _original_headers(message):
+    return {k: v for k, v in (message.headers or {}).items()
+            if not k.startswith(("x-fengqiao-", "x-first-death", "x-last-death"))
+            and k not in ("x-death", "x-delivery-count")}
 
 
 def _describe(message):

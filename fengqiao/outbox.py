@@ -12,7 +12,7 @@ from amqp.exceptions import ChannelError
 
 from fengqiao import metrics
 from fengqiao.events import exchange_of
-from fengqiao.messaging import connect
+from fengqiao.messaging import CONFIRM_TIMEOUT_SECONDS, connect
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,12 @@ def emit(conn, service, event):
         "INSERT INTO outbox (event_id, exchange, routing_key, envelope) VALUES (%s, %s, %s, %s)",
         (event["id"], exchange_of(service), event["type"], json.dumps(event, ensure_ascii=False)),
     )
+
+
+def _reason(exc):
+    if isinstance(exc, ChannelError):
+        return "unroutable" if exc.reply_code == 312 else "refused"
+    return type(exc).__name__
 
 
 class Relay:
@@ -52,10 +58,12 @@ class Relay:
             for row in rows:
                 try:
                     self._publish(producer, row)
-                except ChannelError as exc:  # unroutable (mandatory) or refused: retry later
-                    self._postpone(conn, row, exc, "unroutable" if exc.reply_code == 312 else "refused")
-                    # The broker still owes a confirm for this message; a fresh channel keeps
-                    # later confirms from being matched to the wrong message.
+                except Exception as exc:
+                    # Unroutable (mandatory), nacked, timed out or disconnected: this row waits
+                    # and backs off, the rows confirmed before it stay marked (the commit below),
+                    # and a fresh connection follows, so no confirm the broker still owes for
+                    # this message is ever matched to a later one.
+                    self._postpone(conn, row, exc, _reason(exc))
                     self.close()
                     break
                 conn.execute("UPDATE outbox SET published_at = now() WHERE seq = %s", (row["seq"],))
@@ -103,6 +111,7 @@ class Relay:
             exchange=row["exchange"], routing_key=row["routing_key"],
             content_type="application/json", content_encoding="utf-8",
             message_id=row["event_id"], delivery_mode=2, mandatory=True, retry=False,
+            timeout=CONFIRM_TIMEOUT_SECONDS,
         )
 
     def _postpone(self, conn, row, exc, reason):

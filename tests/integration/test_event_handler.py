@@ -154,3 +154,15 @@ def test_an_undecodable_message_is_parked_and_the_handler_keeps_working(
     event = new_event(source, "thing.happened", {"n": 2})
     publish(amqp_uri, source, event)
     wait_for(lambda: seen(probe_db) == [event["id"]], what="the next event to be handled")
+
+
+def test_replay_while_the_handler_still_fails_replays_each_message_once_and_returns(
+        run_service, probe_db, amqp_uri, unique, broker):
+    source, queue = f"src{unique}", f"{unique}.handle"
+    run_service(probe_service(unique, source, fragile=True), probe_db, DELIVERY_LIMIT=2)
+    for n in range(5):
+        publish(amqp_uri, source, new_event(source, "thing.happened", {"n": n}))
+    wait_for(lambda: handled(queue, "dead_lettered") == 5, what="five parked messages")
+    assert messaging.replay(broker, queue) == 5  # returns although each fails again
+    wait_for(lambda: handled(queue, "dead_lettered") == 10, what="the five to be parked again")
+    assert len(messaging.dead_letters(broker, queue)) == 5 and seen(probe_db) == []

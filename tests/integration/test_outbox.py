@@ -149,3 +149,26 @@ def test_two_relays_side_by_side_publish_each_event_once(fresh_database, broker,
     ids = [e["id"] for e in _drain(broker, queue)]
     assert sum(counts) == 300 and all(counts), f"both relays should share the work: {counts}"
     assert len(ids) == 300 and set(ids) == emitted
+
+
+def test_unroutable_rows_stay_pending_around_a_routable_one(fresh_database, broker, unique, amqp_uri):
+    # A returned message is followed by its confirm; were that confirm taken for the next row's,
+    # an unroutable row would be marked published and lost. (py-amqp 5.4 reads the owed confirm
+    # itself; the relay also reconnects after any failure, so this holds either way.)
+    queue = _bound_queue(broker, unique, key="routable")
+    with pool_of(fresh_database()) as pool:
+        lost_1 = _emit(pool, unique, type="nobody.listens")
+        kept = _emit(pool, unique, type="routable")
+        lost_2 = _emit(pool, unique, type="nobody.listens")
+        relay = outbox.Relay(unique, pool, amqp_uri)
+        try:
+            for _ in range(3):
+                relay.publish_pending()
+        finally:
+            relay.close()
+        with pool.connection() as conn:
+            rows = {r["event_id"]: r for r in conn.execute("SELECT event_id, published_at, attempts FROM outbox")}
+    assert rows[kept["id"]]["published_at"] is not None
+    for lost in (lost_1, lost_2):
+        assert rows[lost["id"]]["published_at"] is None and rows[lost["id"]]["attempts"] == 1
+    assert [e["id"] for e in _drain(broker, queue)] == [kept["id"]]
