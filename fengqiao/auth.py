@@ -47,8 +47,10 @@ def verify(secret, audience, token):
     except jwt.PyJWTError as exc:
         raise AuthError(str(exc)) from exc
     roles, scope = claims.get("roles"), claims.get("scope")
-    if not isinstance(roles, list) or not roles or not isinstance(scope, str) or not scope:
-        raise AuthError("token lacks roles or scope")
+    if not isinstance(roles, list) or not roles or any(not isinstance(r, str) or r not in ROLES for r in roles):
+        raise AuthError(f"token roles must be a list of: {', '.join(ROLES)}")
+    if not isinstance(scope, str) or not scope:
+        raise AuthError("token lacks a scope")
     return Principal(subject=claims["sub"], roles=tuple(roles), scope=scope)
 
 

@@ -15,6 +15,11 @@ SERVICES = {
 }
 
 
+# Development defaults: published with the source, so never fit for a real county.
+DEVELOPMENT_JWT_SECRET = "fengqiao-development-secret-not-for-production"
+DEVELOPMENT_PERSONAL_DATA_KEY = "1FDojJRAHk6eP8m8UQbkwCuvUtop_MFTqR89NR02s3Y="
+
+
 def _env(name, default):
     return os.environ.get(name, default)
 
@@ -34,6 +39,12 @@ class Settings:
     max_workers: int
     personal_data_keys: tuple
     personal_data_hash_key: str
+
+    def development_secrets(self):
+        """Which secrets still have their published development value."""
+        return [name for name, dev in (("FENGQIAO_JWT_SECRET", self.jwt_secret == DEVELOPMENT_JWT_SECRET),
+                                       ("FENGQIAO_PERSONAL_DATA_KEYS",
+                                        DEVELOPMENT_PERSONAL_DATA_KEY in self.personal_data_keys)) if dev]
 
     @property
     def database_name(self):
@@ -70,7 +81,7 @@ def settings(service):
         amqp_uri=_env("FENGQIAO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/fengqiao"),
         http_address=f"{_env('FENGQIAO_HTTP_HOST', '127.0.0.1')}:{port}",
         # Development secret; production sets its own (and, from the access issue on, RS256).
-        jwt_secret=_env("FENGQIAO_JWT_SECRET", "fengqiao-development-secret-not-for-production"),
+        jwt_secret=_env("FENGQIAO_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
         county_file=Path(_env("FENGQIAO_COUNTY_FILE", REPO_ROOT / "deploy/county/sample-county.yaml")),
         delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
@@ -78,6 +89,6 @@ def settings(service):
         max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),
         # Fernet keys, newest first (rotation); development defaults, never for production.
         personal_data_keys=tuple(k.strip() for k in _env(
-            "FENGQIAO_PERSONAL_DATA_KEYS", "1FDojJRAHk6eP8m8UQbkwCuvUtop_MFTqR89NR02s3Y=").split(",") if k.strip()),
+            "FENGQIAO_PERSONAL_DATA_KEYS", DEVELOPMENT_PERSONAL_DATA_KEY).split(",") if k.strip()),
         personal_data_hash_key=_env("FENGQIAO_PERSONAL_DATA_HASH_KEY", "fengqiao-development-hash-key"),
     )

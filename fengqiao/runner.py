@@ -28,11 +28,13 @@ def service_dir(name):
 
 
 def prepare(settings):
-    """Create the service's database if needed, apply its migrations, declare its queues."""
+    """Create the service's database if needed and apply its migrations; declare the queues of
+    every service, so that what this one publishes waits for consumers that never ran yet."""
     db.ensure_database(settings.admin_database_url, settings.database_name)
     applied = migrations.apply(settings.database_url, service_dir(settings.service))
     with messaging.connect(settings.amqp_uri) as conn:
-        messaging.declare_service(conn, service_class(settings.service), settings.delivery_limit)
+        for name in config.SERVICES:
+            messaging.declare_service(conn, service_class(name), settings.delivery_limit)
     return applied
 
 
@@ -51,6 +53,8 @@ def main(argv):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("nameko.containers").addFilter(_QuietExpected())
     settings = config.settings(argv[1])
+    for name in settings.development_secrets():
+        logging.warning("%s has its published development value: set your own for any real county", name)
     for name in prepare(settings):
         logging.info("applied migration %s to %s", name, settings.database_name)
     logging.info("%s listening on http://%s", settings.service, settings.http_address)

@@ -64,8 +64,8 @@ def load_body(request, schema):
     """Parse and validate a JSON body; a Problem (400) names every bad field."""
     try:
         data = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError as exc:
-        raise Problem(400, "Invalid JSON", str(exc), errors=[{"field": "", "message": "not valid JSON"}])
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise Problem(400, "Invalid JSON", str(exc)[:200], errors=[{"field": "", "message": "not valid JSON"}])
     if not isinstance(data, dict):
         raise Problem(400, "Invalid request", errors=[{"field": "", "message": "expected a JSON object"}])
     try:
@@ -83,6 +83,13 @@ def load_query(request, schema):
 
 def principal(request):
     return request.environ[PRINCIPAL_KEY]
+
+
+def _refuse_nul(request):
+    """A NUL in a path or query value can reach no valid record (and PostgreSQL refuses it)."""
+    values = list(request.path_values.values()) + list(request.args.values())
+    if any("\x00" in str(v) for v in values):
+        raise Problem(400, "Invalid request", "a path or query value contains a NUL character")
 
 
 class _ProblemWsgiApp(WsgiApp):
@@ -120,11 +127,14 @@ class Route(HttpRequestHandler):
     def handle_request(self, request):
         started = time.perf_counter()
         try:
+            _refuse_nul(request)
             if not self.public:
                 request.environ[PRINCIPAL_KEY] = self._authenticate(request)
             response = super().handle_request(request)
         except Problem as problem:
             response = problem.response()
+        except Exception as exc:  # never an empty 500
+            response = self.response_from_exception(exc)
         metrics.HTTP_REQUESTS.labels(
             self.container.service_name, request.method, self.url, str(response.status_code)
         ).observe(time.perf_counter() - started)

@@ -49,8 +49,8 @@ def new_case(county, registration, now=None):
         "place": place_of(county, node.code),
         "category": registration["category"],
         "channel_class": category["channel_class"],
-        "subject": registration["subject"].strip(),
-        "description": registration["description"].strip(),
+        "subject": registration["subject"],
+        "description": registration["description"],
         "received_at": received_at,
         "registered_at": now,
         "anonymous": registration["anonymous"],
@@ -86,7 +86,7 @@ def _channel_problems(county, r):
 
 def _normalized(p):
     return {
-        "name": p["name"].strip(),
+        "name": p["name"],
         "id_number": p["id_number"].upper() if p.get("id_number") else None,
         "phone": normalize_phone(p["phone"]) if p.get("phone") else None,
         "address": p.get("address"),

@@ -20,9 +20,14 @@ def seal(petitioner, vault):
     }
 
 
-def register(tx, county, vault, registration, correlationid=None):
+def register(tx, county, vault, registration, correlationid=None, idempotency_key=None):
     """Returns {id, number, outcome, collective, repeat_count}; raises domain.Rejected."""
     case = domain.new_case(county, registration)
+    case["idempotency_key"] = idempotency_key
+    if idempotency_key is not None:
+        earlier = store.case_of_request(tx, idempotency_key)
+        if earlier is not None:
+            return {**earlier, "outcome": "same_request"}
     if case["channel"] == "hotline":
         earlier = store.case_of_hotline_order(tx, case["details"]["order_id"])
         if earlier is not None:
@@ -45,7 +50,8 @@ def register(tx, county, vault, registration, correlationid=None):
 
 
 def _link_repeat(tx, earlier, case):
-    repeat = {"id": uuid.uuid4(), **{k: case[k] for k in ("channel", "subject", "received_at", "registered_at")}}
+    repeat = {"id": uuid.uuid4(), **{k: case[k] for k in
+                                     ("channel", "subject", "received_at", "registered_at", "idempotency_key")}}
     earlier = {**earlier, "repeat_count": store.record_repeat(tx, earlier["id"], repeat)}
     tx.emit("case.repeat_linked", domain.repeat_linked_event(earlier, case), subject=str(earlier["id"]),
             correlationid=earlier["correlationid"])

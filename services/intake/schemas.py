@@ -2,6 +2,8 @@
 are refused (marshmallow's default), so a misspelt field never passes silently."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from fengqiao.fields import Text
+
 from services.intake.domain import CHANNELS
 from services.intake.personal_data import normalize_phone, resident_id_problem
 
@@ -18,39 +20,39 @@ def _phone(value):
 
 
 class PetitionerSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    id_number = fields.String(load_default=None, validate=_resident_id, metadata={"description": "18-digit resident ID"})
-    phone = fields.String(load_default=None, validate=_phone)
-    address = fields.String(load_default=None, validate=validate.Length(max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    id_number = Text(load_default=None, validate=_resident_id, metadata={"description": "18-digit resident ID"})
+    phone = Text(load_default=None, validate=_phone)
+    address = Text(load_default=None, validate=validate.Length(max=200))
 
 
 class HotlineOrderSchema(Schema):
-    order_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    order_id = Text(required=True, validate=validate.Length(min=1, max=64),
                              metadata={"description": "the 12345 hotline's own work-order id"})
 
 
 class GridReportSchema(Schema):
-    grid_worker = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    grid = fields.String(required=True, metadata={"description": "grid code from the county file"})
+    grid_worker = Text(required=True, validate=validate.Length(min=1, max=50))
+    grid = Text(required=True, metadata={"description": "grid code from the county file"})
 
 
 class ProxySchema(Schema):
-    agent = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={"description": "代办员"})
+    agent = Text(required=True, validate=validate.Length(min=1, max=50), metadata={"description": "代办员"})
     consent = fields.Boolean(required=True, metadata={"description": "the citizen agreed to be represented"})
-    consent_note = fields.String(load_default=None, validate=validate.Length(max=500))
+    consent_note = Text(load_default=None, validate=validate.Length(max=500))
 
 
 class ReferralSchema(Schema):
-    source_body = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    document_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    source_body = Text(required=True, validate=validate.Length(min=1, max=100))
+    document_number = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
 class CaseRegistrationSchema(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    location = fields.String(required=True, metadata={"description": "code of a township, village or grid"})
-    category = fields.String(required=True, metadata={"description": "a category code of the county file"})
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    channel = Text(required=True, validate=validate.OneOf(CHANNELS))
+    location = Text(required=True, metadata={"description": "code of a township, village or grid"})
+    category = Text(required=True, metadata={"description": "a category code of the county file"})
+    subject = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(required=True, validate=validate.Length(min=1, max=20000))
     received_at = fields.AwareDateTime(load_default=None, metadata={"description": "defaults to now"})
     petitioners = fields.List(fields.Nested(PetitionerSchema), load_default=list, validate=validate.Length(max=500))
     anonymous = fields.Boolean(load_default=False)
@@ -63,7 +65,7 @@ class CaseRegistrationSchema(Schema):
 class RegisteredCaseSchema(Schema):
     id = fields.UUID()
     number = fields.String(metadata={"example": "QS-2026-000001"})
-    outcome = fields.String(metadata={"description": "registered, same_hotline_order or repeat_linked"})
+    outcome = fields.String(metadata={"description": "registered, same_request, same_hotline_order or repeat_linked"})
     collective = fields.Boolean()
     repeat_count = fields.Integer()
 

@@ -19,22 +19,23 @@ class IntakeService(BackboneService):
     @route("POST", "/cases", roles=("clerk", "operator"), status=201, summary="Register a case",
            request_schema=CaseRegistrationSchema, response_schema=RegisteredCaseSchema,
            example=REGISTRATION_EXAMPLE,
-           also={200: "no new case: the same hotline order again, or a repeat petition linked to its case"})
+           also={200: "no new case: the same Idempotency-Key or hotline order again, or a repeat petition"
+                      " linked to its case"})
     def register_case(self, request):
         payload = load_body(request, CaseRegistrationSchema())
-        correlationid = request.headers.get("X-Correlation-ID")
+        headers = (request.headers.get("X-Correlation-ID"), request.headers.get("Idempotency-Key"))
         try:
-            result = self._register(payload, correlationid)
-        except UniqueViolation:  # the same hotline order, registered at this very moment
-            result = self._register(payload, correlationid)
+            result = self._register(payload, *headers)
+        except UniqueViolation:  # the same hotline order or request, registered at this very moment
+            result = self._register(payload, *headers)
         created = result["outcome"] == "registered"
         return json_response(RegisteredCaseSchema().dump(result), status=201 if created else 200,
                              headers={"Location": f"/cases/{result['number']}"})
 
-    def _register(self, payload, correlationid):
+    def _register(self, payload, correlationid, idempotency_key):
         try:
             with self.db.transaction() as tx:
-                return registration.register(tx, self.county, self.vault, payload, correlationid)
+                return registration.register(tx, self.county, self.vault, payload, correlationid, idempotency_key)
         except domain.Rejected as exc:
             raise invalid(exc.errors)
 

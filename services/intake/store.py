@@ -17,10 +17,11 @@ def insert_case(tx, case, sealed_petitioners):
     tx.execute(
         "INSERT INTO cases (id, number, channel, location, township, place, category, channel_class,"
         " subject, description, received_at, registered_at, anonymous, collective, details,"
-        " hotline_order_id, correlationid)"
+        " hotline_order_id, correlationid, idempotency_key)"
         " VALUES (%(id)s, %(number)s, %(channel)s, %(location)s, %(township)s, %(place)s, %(category)s,"
         " %(channel_class)s, %(subject)s, %(description)s, %(received_at)s, %(registered_at)s,"
-        " %(anonymous)s, %(collective)s, %(details_json)s, %(hotline_order_id)s, %(correlationid)s)",
+        " %(anonymous)s, %(collective)s, %(details_json)s, %(hotline_order_id)s, %(correlationid)s,"
+        " %(idempotency_key)s)",
         {**case, "details_json": Jsonb(case["details"]),
          "hotline_order_id": case["details"].get("order_id") if case["channel"] == "hotline" else None},
     )
@@ -32,6 +33,14 @@ def insert_case(tx, case, sealed_petitioners):
             " %(id_number_last4)s, %(phone_sealed)s, %(phone_hash)s, %(phone_last4)s, %(address_sealed)s)",
             {**p, "case_id": case["id"], "position": position},
         )
+
+
+def case_of_request(tx, idempotency_key):
+    """The case an earlier request with this key registered or was linked to."""
+    return tx.execute(
+        "SELECT c.id, c.number, c.repeat_count, c.collective FROM cases c"
+        " WHERE c.idempotency_key = %s OR c.id = (SELECT case_id FROM repeat_petitions WHERE idempotency_key = %s)",
+        (idempotency_key, idempotency_key)).fetchone()
 
 
 def case_of_hotline_order(tx, order_id):
@@ -54,8 +63,9 @@ def earlier_case_of(tx, person_hashes, category, place, since):
 
 def record_repeat(tx, case_id, repeat):
     tx.execute(
-        "INSERT INTO repeat_petitions (id, case_id, channel, subject, received_at, registered_at)"
-        " VALUES (%(id)s, %(case_id)s, %(channel)s, %(subject)s, %(received_at)s, %(registered_at)s)",
+        "INSERT INTO repeat_petitions (id, case_id, channel, subject, received_at, registered_at, idempotency_key)"
+        " VALUES (%(id)s, %(case_id)s, %(channel)s, %(subject)s, %(received_at)s, %(registered_at)s,"
+        " %(idempotency_key)s)",
         {**repeat, "case_id": case_id},
     )
     return tx.execute("UPDATE cases SET repeat_count = repeat_count + 1 WHERE id = %s RETURNING repeat_count",

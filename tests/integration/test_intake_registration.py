@@ -110,3 +110,34 @@ def test_each_channel_registers_with_its_own_details(intake, body, details):
     assert shown["collective"] == (len(body.get("petitioners", VISIT["petitioners"])) >= 5)
     [event] = outbox(intake)
     assert event["data"]["details"] == details
+
+
+def test_a_retried_request_with_its_idempotency_key_gets_the_same_case(intake):
+    def post(key, body=VISIT):
+        return requests.post(f"{intake.base}/cases", json=body,
+                             headers={**token("clerk"), "Idempotency-Key": key})
+
+    first = post("req-1")
+    again = post("req-1")
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["number"] == first.json()["number"] and again.json()["outcome"] == "same_request"
+    repeat = post("req-2")  # same person, same matter: a repeat petition, counted once
+    assert post("req-2").json() == {**repeat.json(), "outcome": "same_request"}
+    assert intake.rows("SELECT repeat_count FROM cases")[0]["repeat_count"] == 1
+    assert len(outbox(intake)) == 2
+
+
+@pytest.mark.parametrize("body", [
+    {**VISIT, "subject": "   "},
+    {**VISIT, "description": "a\u0000b"},
+])
+def test_blank_or_nul_text_is_refused(intake, body):
+    r = intake(body)
+    assert r.status_code == 400 and len(r.json()["errors"]) == 1
+    assert intake.rows("SELECT count(*) AS n FROM cases")[0]["n"] == 0
+
+
+def test_hostile_requests_get_problems_not_500s(intake):
+    assert requests.get(f"{intake.base}/cases/%00", headers=token("clerk")).status_code == 400
+    deep = requests.post(f"{intake.base}/cases", data="[" * 100000, headers=token("clerk"))
+    assert deep.status_code == 400 and deep.headers["Content-Type"] == "application/problem+json"

@@ -49,3 +49,15 @@ def test_nested_validation_messages_become_one_dotted_list():
 def test_werkzeug_rules_become_openapi_paths():
     assert _path_of("/cases/<number>/timeline") == ("/cases/{number}/timeline", ["number"])
     assert _path_of("/x/<int:id>") == ("/x/{id}", ["id"])
+
+
+@pytest.mark.parametrize("roles", [[["clerk"]], ["emperor"], [], "clerk"])
+def test_tokens_with_malformed_or_unknown_roles_are_refused(roles):
+    import time
+
+    import jwt
+
+    token = jwt.encode({"iss": "fengqiao", "aud": "fengqiao", "sub": "u", "exp": int(time.time()) + 60,
+                        "roles": roles, "scope": "QS"}, SECRET, algorithm="HS256")
+    with pytest.raises(auth.AuthError, match="roles"):
+        auth.verify(SECRET, "fengqiao", token)
