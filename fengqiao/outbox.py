@@ -7,6 +7,7 @@ at least once and consumers are idempotent (inbox)."""
 import json
 import logging
 import threading
+import time
 
 from amqp.exceptions import ChannelError
 
@@ -17,6 +18,7 @@ from fengqiao.messaging import CONFIRM_TIMEOUT_SECONDS, connect
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60
+BACKLOG_EVERY_SECONDS = 5  # the backlog query is for alerts; no need to run it per event
 
 
 def emit(conn, service, event):
@@ -41,6 +43,7 @@ class Relay:
         self._connection = None
         self._declared = set()
         self.wakeup = threading.Event()
+        self._observed_at = float("-inf")
 
     def publish_pending(self):
         """Publish one batch of due rows; returns how many were published."""
@@ -131,6 +134,10 @@ class Relay:
             pass
 
     def _observe_backlog(self):
+        """Refresh the backlog gauges, at most once per BACKLOG_EVERY_SECONDS."""
+        if time.monotonic() - self._observed_at < BACKLOG_EVERY_SECONDS:
+            return
+        self._observed_at = time.monotonic()
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age"
