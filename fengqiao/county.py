@@ -39,7 +39,8 @@ class County:
     name: str
     timezone: str
     nodes: dict = field(default_factory=dict)       # code -> Node
-    categories: dict = field(default_factory=dict)  # code -> {label, channel_class}
+    categories: dict = field(default_factory=dict)  # code -> {label, channel_class, lawful_route, legal_basis, other_routes}
+    lawful_routes: dict = field(default_factory=dict)  # code -> {label, outside_petitions}
     bodies: dict = field(default_factory=dict)      # code -> Body
     policies: dict = field(default_factory=dict)    # tunable rules, e.g. repeat_window_days
 
@@ -79,15 +80,28 @@ def parse(raw, where):
                     policies=policies)
     county.nodes[county.code] = Node(county.code, county.name, "county", None)
 
+    for i, route in enumerate(raw.get("lawful_routes") or []):
+        if not route.get("code") or not route.get("label"):
+            fail(f"lawful_routes[{i}]", "needs 'code' and 'label'")
+        county.lawful_routes[route["code"]] = {"label": route["label"],
+                                               "outside_petitions": bool(route.get("outside_petitions"))}
+
     for i, cat in enumerate(raw.get("categories") or []):
         entry = f"categories[{i}]"
         if not cat.get("code") or not cat.get("label"):
             fail(entry, "needs 'code' and 'label'")
+        entry = f"{entry} ({cat['code']})"
         if cat.get("channel_class") not in CHANNEL_CLASSES:
-            fail(f"{entry} ({cat['code']})", f"channel_class must be one of {', '.join(CHANNEL_CLASSES)}")
+            fail(entry, f"channel_class must be one of {', '.join(CHANNEL_CLASSES)}")
         if cat["code"] in county.categories:
             fail(entry, f"duplicate category code {cat['code']!r}")
-        county.categories[cat["code"]] = {"label": cat["label"], "channel_class": cat["channel_class"]}
+        routes = [cat.get("lawful_route")] + list(cat.get("other_routes") or [])
+        unknown = [r for r in routes if r not in county.lawful_routes]
+        if unknown:
+            fail(entry, f"unknown lawful routes {', '.join(map(str, unknown))}; known: {', '.join(county.lawful_routes)}")
+        county.categories[cat["code"]] = {
+            "label": cat["label"], "channel_class": cat["channel_class"], "lawful_route": routes[0],
+            "legal_basis": cat.get("legal_basis") or "", "other_routes": routes[1:]}
     if not county.categories:
         fail("categories", "at least one category is needed")
 

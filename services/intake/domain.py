@@ -34,6 +34,8 @@ def new_case(county, registration, now=None):
     if category is None:
         errors["category"] = f"unknown category; known: {', '.join(county.categories)}"
     errors.update(_channel_problems(county, registration))
+    if category is not None:
+        errors.update(_classification_problems(county, category, registration))
     now = now or datetime.now(timezone.utc)
     received_at = registration.get("received_at") or now
     if received_at > now:
@@ -48,7 +50,10 @@ def new_case(county, registration, now=None):
         "township": county.township_of(node.code).code,
         "place": place_of(county, node.code),
         "category": registration["category"],
-        "channel_class": category["channel_class"],
+        "channel_class": registration.get("channel_class") or category["channel_class"],
+        "proposed_channel_class": category["channel_class"],
+        "channel_class_reason": registration.get("channel_class_reason"),
+        "guided_to": _guidance(county, category, registration.get("guided_to")),
         "subject": registration["subject"],
         "description": registration["description"],
         "received_at": received_at,
@@ -82,6 +87,31 @@ def _channel_problems(county, r):
         if node is None or node.level != "grid":
             errors["grid_report.grid"] = "not a grid of this county"
     return errors
+
+
+def _classification_problems(county, category, r):
+    """The clerk may override the proposed channel class (依法分类), but must say why; a
+    matter guided to its lawful route at the window goes to a route outside the petition system."""
+    errors = {}
+    chosen = r.get("channel_class")
+    if chosen and chosen != category["channel_class"] and not r.get("channel_class_reason"):
+        errors["channel_class_reason"] = (
+            f"say why the proposed class {category['channel_class']} does not apply")
+    guided = r.get("guided_to")
+    if guided is not None:
+        route = county.lawful_routes.get(guided["route"])
+        outside = [c for c, v in county.lawful_routes.items() if v["outside_petitions"]]
+        if route is None or not route["outside_petitions"]:
+            errors["guided_to.route"] = f"guidance leads outside the petition system: one of {', '.join(outside)}"
+    return errors
+
+
+def _guidance(county, category, guided):
+    """What the petitioner was told at the window (引导至法定途径): the route and its basis."""
+    if guided is None:
+        return None
+    return {"route": guided["route"], "label": county.lawful_routes[guided["route"]]["label"],
+            "legal_basis": category["legal_basis"], "note": guided.get("note")}
 
 
 def _normalized(p):
@@ -143,7 +173,16 @@ def registered_event(case):
         "petitioner_count": len(case["petitioners"]),
         "petitioners": masked(case["petitioners"]),
         "details": case["details"],
+        "proposed_channel_class": case["proposed_channel_class"],
+        "guided_to": case["guided_to"] and case["guided_to"]["route"],
     }
+
+
+def guided_event(case):
+    """The data of `case.guided`: handled at first contact by guiding the matter to its lawful
+    route (诉访分离, 依法分类处理)."""
+    return {"case_id": str(case["id"]), "number": case["number"], "township": case["township"],
+            **{k: case["guided_to"][k] for k in ("route", "label", "legal_basis", "note")}}
 
 
 def repeat_linked_event(original, repeat):

@@ -1,8 +1,9 @@
 """Registration as one unit of work: number and store a new case, or recognise a hotline
 order already registered, or link a repeat petition to the case already open."""
 import uuid
+from datetime import timedelta
 
-from services.intake import domain, store
+from services.intake import clusters, domain, reception, store
 
 
 def seal(petitioner, vault):
@@ -32,6 +33,8 @@ def register(tx, county, vault, registration, correlationid=None, idempotency_ke
         earlier = store.case_of_hotline_order(tx, case["details"]["order_id"])
         if earlier is not None:
             return {**earlier, "outcome": "same_hotline_order"}
+    if registration.get("reception_id") is not None:  # received by a leader on reception day (领导接访)
+        case["details"]["reception"] = reception.received_at_session(tx, county, registration["reception_id"], case)
     sealed = [seal(p, vault) for p in case["petitioners"]]
     people = [h for p in sealed for h in (p["id_number_hash"], p["phone_hash"]) if h]
     if people:
@@ -45,8 +48,26 @@ def register(tx, county, vault, registration, correlationid=None, idempotency_ke
     store.insert_case(tx, case, sealed)
     tx.emit("case.registered", domain.registered_event(case), subject=str(case["id"]),
             correlationid=case["correlationid"])
+    if case["guided_to"] is not None:
+        tx.emit("case.guided", domain.guided_event(case), subject=str(case["id"]), correlationid=case["correlationid"])
+    _cluster(tx, county, case)
     return {"id": case["id"], "number": case["number"], "outcome": "registered",
             "collective": case["collective"], "repeat_count": 0}
+
+
+def _cluster(tx, county, case):
+    """Group the case with the most alike recent case of its category and place (举一反三)."""
+    window_days, threshold = clusters.policy(county)
+    since = case["registered_at"] - timedelta(days=window_days)
+    candidates = store.recent_cases_of_matter(tx, case["category"], case["place"], since, case["id"])
+    other = clusters.closest(f"{case['subject']} {case['description']}", candidates, threshold)
+    if other is None:
+        return
+    cluster_id, size = store.join_cluster(tx, case, other)
+    tx.emit("case.clustered", {"case_id": str(case["id"]), "number": case["number"], "cluster_id": str(cluster_id),
+                               "cluster_size": size, "category": case["category"], "place": case["place"],
+                               "alike_case": other["number"]},
+            subject=str(case["id"]), correlationid=case["correlationid"])
 
 
 def _link_repeat(tx, earlier, case):

@@ -2,6 +2,7 @@
 are refused (marshmallow's default), so a misspelt field never passes silently."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from fengqiao.county import CHANNEL_CLASSES
 from fengqiao.fields import Text
 
 from services.intake.domain import CHANNELS
@@ -47,6 +48,11 @@ class ReferralSchema(Schema):
     document_number = Text(required=True, validate=validate.Length(min=1, max=100))
 
 
+class GuidanceSchema(Schema):
+    route = Text(required=True, metadata={"description": "a lawful route code, e.g. litigation, arbitration"})
+    note = Text(load_default=None, validate=validate.Length(max=1000))
+
+
 class CaseRegistrationSchema(Schema):
     channel = Text(required=True, validate=validate.OneOf(CHANNELS))
     location = Text(required=True, metadata={"description": "code of a township, village or grid"})
@@ -60,6 +66,13 @@ class CaseRegistrationSchema(Schema):
     grid_report = fields.Nested(GridReportSchema, load_default=None)
     proxy = fields.Nested(ProxySchema, load_default=None)
     referral = fields.Nested(ReferralSchema, load_default=None)
+    reception_id = fields.UUID(load_default=None, metadata={
+        "description": "a visit received at a leader's reception day (领导接访): that reception, held that day"})
+    channel_class = Text(load_default=None, validate=validate.OneOf(CHANNEL_CLASSES),
+                         metadata={"description": "overrides the class the category proposes; needs a reason"})
+    channel_class_reason = Text(load_default=None, validate=validate.Length(min=2, max=500))
+    guided_to = fields.Nested(GuidanceSchema, load_default=None,
+                              metadata={"description": "guided at the window to a lawful route outside petitions"})
 
 
 class RegisteredCaseSchema(Schema):
@@ -93,6 +106,50 @@ class CaseSchema(Schema):
     repeat_count = fields.Integer()
     details = fields.Dict()
     petitioners = fields.List(fields.Nested(MaskedPetitionerSchema))
+    proposed_channel_class = fields.String()
+    channel_class_reason = fields.String(allow_none=True)
+    guided_to = fields.Dict(allow_none=True)
+    cluster_id = fields.UUID(allow_none=True)
+
+
+class GuideQuery(Schema):
+    category = Text(load_default=None, metadata={"description": "a category code; all categories when absent"})
+
+
+class RouteSchema(Schema):
+    code = fields.String()
+    label = fields.String()
+    outside_petitions = fields.Boolean(metadata={"description": "court, arbitration, review: not a petition"})
+
+
+class GuideEntrySchema(Schema):
+    category = fields.String()
+    label = fields.String()
+    channel_class = fields.String()
+    lawful_route = fields.Nested(RouteSchema)
+    legal_basis = fields.String()
+    other_routes = fields.List(fields.Nested(RouteSchema))
+
+
+class ClustersQuery(Schema):
+    township = Text(load_default=None)
+    category = Text(load_default=None)
+
+
+class ClusteredCaseSchema(Schema):
+    number = fields.String()
+    subject = fields.String()
+    registered_at = fields.String()
+
+
+class ClusterSchema(Schema):
+    id = fields.UUID()
+    category = fields.String()
+    place = fields.String()
+    township = fields.String()
+    created_at = fields.AwareDateTime()
+    size = fields.Integer()
+    cases = fields.List(fields.Nested(ClusteredCaseSchema))
 
 
 REGISTRATION_EXAMPLE = {
@@ -104,3 +161,113 @@ REGISTRATION_EXAMPLE = {
     "petitioners": [{"name": "王某某", "id_number": "110101199003074514", "phone": "13800138000",
                      "address": "清水镇柳湾村3组"}],
 }
+
+
+# --- Leader reception days (领导坐班接访): the roster and its appointments (预约) ---
+
+def _county_time(value):
+    if value.tzinfo is not None:
+        raise ValidationError("county time, without an offset")
+
+
+class ReceptionPublicationSchema(Schema):
+    township = Text(required=True, metadata={"description": "township code from the county file"})
+    leader_id = Text(required=True, validate=validate.Length(min=1, max=64),
+                     metadata={"description": "the leader's staff id; one leader receives in one place at a time"})
+    leader_name = Text(required=True, validate=validate.Length(min=1, max=50))
+    leader_post = Text(required=True, validate=validate.Length(min=1, max=50), metadata={"example": "镇党委书记"})
+    date = fields.Date(required=True, metadata={"description": "the reception day, not in the past"})
+    start = fields.Time(required=True, validate=_county_time, metadata={"description": "county time, e.g. 09:00"})
+    end = fields.Time(required=True, validate=_county_time, metadata={"description": "county time, after start"})
+    place = Text(required=True, validate=validate.Length(min=1, max=200))
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=500),
+                              metadata={"description": "appointments the session takes"})
+
+
+class ReceptionSchema(Schema):
+    id = fields.UUID()
+    township = fields.String()
+    leader_id = fields.String()
+    leader_name = fields.String()
+    leader_post = fields.String()
+    starts_at = fields.AwareDateTime(metadata={"description": "county time"})
+    ends_at = fields.AwareDateTime(metadata={"description": "county time"})
+    place = fields.String()
+    capacity = fields.Integer()
+    booked = fields.Integer(metadata={"description": "live appointments"})
+    remaining = fields.Integer(metadata={"description": "appointments still possible"})
+
+
+class RosterQuery(Schema):
+    township = Text(required=True)
+    date_from = fields.Date(data_key="from", load_default=None, metadata={"description": "first day; today if absent"})
+    date_to = fields.Date(data_key="to", load_default=None,
+                          metadata={"description": "last day, inclusive; a month from `from` if absent"})
+
+
+class AppointmentRequestSchema(Schema):
+    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    phone = Text(required=True, validate=_phone, metadata={"description": "stored sealed, shown masked"})
+    subject = Text(required=True, validate=validate.Length(min=1, max=200))
+
+
+class AppointmentSchema(Schema):
+    id = fields.UUID()
+    reception_id = fields.UUID()
+    name = fields.String()
+    phone = fields.String(metadata={"description": "masked: last 4 digits"})
+    subject = fields.String()
+    status = fields.String(metadata={"description": "booked or cancelled"})
+    booked_at = fields.AwareDateTime()
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+
+
+RECEPTION_EXAMPLE = {
+    "township": "QS", "leader_id": "QS-LEADER-01", "leader_name": "张某某", "leader_post": "镇党委书记",
+    "date": "2027-03-01", "start": "08:30", "end": "11:30", "place": "清水镇综治中心接访室", "capacity": 8,
+}
+
+APPOINTMENT_EXAMPLE = {"name": "王某某", "phone": "13800138000", "subject": "宅基地界址争议，请求书记接访"}
+
+
+# Ledger import (台账导入): POST /cases/import takes the file itself; these describe its query
+# and its report.
+class LedgerImportQuerySchema(Schema):
+    format = Text(load_default=None, validate=validate.OneOf(("csv", "xlsx")),
+                  metadata={"description": "csv or xlsx; needed only when the content type does not say"})
+    township = Text(load_default=None, metadata={"description": "the township whose ledger this is;"
+                                                                 " defaults to the importer's own"})
+
+
+class LedgerRowErrorSchema(Schema):
+    field = fields.String(metadata={"description": "the registration field, as in POST /cases"})
+    column = fields.String(allow_none=True, metadata={"description": "the file's header for it, if it has one"})
+    message = fields.String()
+
+
+class LedgerRowSchema(Schema):
+    row = fields.Integer(metadata={"description": "the spreadsheet's row number (the header is row 1)"})
+    ledger_number = fields.String(metadata={"description": "原编号, when the file has it"})
+    number = fields.String(metadata={"example": "QS-2026-000001"})
+    repeat_count = fields.Integer(metadata={"description": "linked rows: the case's repeat count"})
+    outcome = fields.String(metadata={"description": "already imported rows: same_request or same_hotline_order"})
+
+
+class LedgerRejectedRowSchema(Schema):
+    row = fields.Integer()
+    ledger_number = fields.String()
+    errors = fields.List(fields.Nested(LedgerRowErrorSchema))
+
+
+class LedgerReportSchema(Schema):
+    import_id = fields.UUID()
+    township = fields.String()
+    format = fields.String()
+    rows = fields.Integer(metadata={"description": "data rows read (blank rows skipped)"})
+    registered = fields.List(fields.Nested(LedgerRowSchema), metadata={"description": "new cases"})
+    linked = fields.List(fields.Nested(LedgerRowSchema),
+                         metadata={"description": "repeat petitions linked to an earlier case"})
+    already_imported = fields.List(fields.Nested(LedgerRowSchema),
+                                   metadata={"description": "registered before: nothing new"})
+    rejected = fields.List(fields.Nested(LedgerRejectedRowSchema),
+                           metadata={"description": "bad rows, each with its reasons; nothing written"})

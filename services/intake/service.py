@@ -1,13 +1,25 @@
 """Intake (登记): the one front door where every channel registers a case."""
+from datetime import datetime, timezone
+
 from psycopg.errors import UniqueViolation
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from fengqiao.county import CountyConfig
 from fengqiao.service import BackboneService
-from fengqiao.web import Problem, invalid, json_response, load_body, route
-from services.intake import domain, registration, store
+from fengqiao.web import Problem, invalid, json_response, load_body, load_query, route
+from services.intake import domain, guide, registration, store
 from services.intake.dependencies import PersonalDataVault
+from fengqiao.web import principal
+from services.intake import ledger
+from services.intake.schemas import LedgerImportQuerySchema, LedgerReportSchema
+from services.intake import reception, reception_store
 from services.intake.schemas import (
-    REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, RegisteredCaseSchema,
+    APPOINTMENT_EXAMPLE, RECEPTION_EXAMPLE, AppointmentRequestSchema, AppointmentSchema, ReceptionPublicationSchema,
+    ReceptionSchema, RosterQuery,
+)
+from services.intake.schemas import (
+    REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, GuideEntrySchema,
+    GuideQuery, RegisteredCaseSchema,
 )
 
 
@@ -39,9 +51,118 @@ class IntakeService(BackboneService):
         except domain.Rejected as exc:
             raise invalid(exc.errors)
 
+    @route("GET", "/guide", summary="Which lawful route applies to a kind of matter (导访)",
+           query_schema=GuideQuery, response_schema=GuideEntrySchema(many=True))
+    def lawful_route_guide(self, request):
+        category = load_query(request, GuideQuery())["category"]
+        if category is not None and category not in self.county.categories:
+            raise invalid({"category": f"unknown category; known: {', '.join(self.county.categories)}"})
+        entries = guide.catalogue(self.county) if category is None else [guide.guidance(self.county, category)]
+        return json_response(GuideEntrySchema(many=True).dump(entries))
+
+    @route("GET", "/clusters", summary="Problem clusters (举一反三) with their cases, largest first",
+           query_schema=ClustersQuery, response_schema=ClusterSchema(many=True))
+    def problem_clusters(self, request):
+        query = load_query(request, ClustersQuery())
+        return json_response(ClusterSchema(many=True).dump(store.clusters(self.db, **query)))
+
+    @route("POST", "/cases/import", roles=("clerk", "operator"), summary=ledger.SUMMARY,
+           query_schema=LedgerImportQuerySchema, response_schema=LedgerReportSchema)
+    def import_ledger(self, request):
+        """The body is the file (text/csv or XLSX), or a multipart form with a `file` field."""
+        query = load_query(request, LedgerImportQuerySchema())
+        who = principal(request)
+        try:
+            township = ledger.township_of_import(self.county, who.scope, query["township"])
+            data, declared = self._ledger_upload(request)
+            sheet = ledger.read(data, query["format"] or declared)
+        except ledger.Refused as exc:
+            raise Problem(exc.status, exc.title, exc.detail, exc.errors)
+        report = ledger.import_rows(sheet, self.county, township, self.vault.fingerprint, self._register_ledger_row)
+        with self.db.transaction() as tx:
+            report["import_id"] = ledger.record_import(
+                tx, report, who.subject, ledger.file_fingerprint(self.vault.fingerprint, data))
+        return json_response(LedgerReportSchema().dump(report))
+
+    def _ledger_upload(self, request):
+        """The uploaded bytes and the format its content type or file name declares."""
+        request.max_content_length = ledger.MAX_UPLOAD_BYTES + 64 * 1024  # room for multipart framing
+        try:
+            if request.mimetype != "multipart/form-data":
+                return request.get_data(), ledger.format_of(request.mimetype)
+            upload = request.files.get("file")
+            if upload is None:
+                raise ledger.Refused(400, "Invalid request", "the form has no `file` field",
+                                     [{"field": "file", "message": "missing"}])
+            return upload.read(), ledger.format_of(upload.mimetype, upload.filename)
+        except RequestEntityTooLarge:
+            raise ledger.Refused(413, "Ledger too large", f"a ledger file may hold at most"
+                                 f" {ledger.MAX_UPLOAD_BYTES // 2**20} MB; split it and import the parts")
+
+    def _register_ledger_row(self, payload, idempotency_key):
+        """One row, one transaction: a bad row never holds back the good ones."""
+        try:
+            with self.db.transaction() as tx:
+                return registration.register(tx, self.county, self.vault, payload, None, idempotency_key)
+        except UniqueViolation:  # the same row imported at this very moment: the retry finds its case
+            with self.db.transaction() as tx:
+                return registration.register(tx, self.county, self.vault, payload, None, idempotency_key)
+
     @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema)
     def get_case(self, request, number):
         case = store.find_case(self.db, number)
         if case is None:
             raise Problem(404, "Not Found", f"no case {number}")
         return json_response(CaseSchema().dump(case))
+
+    # --- Leader reception days (领导坐班接访): the roster and its appointments (预约) ---
+
+    @route("POST", "/receptions", roles=("clerk", "operator", "leader"), status=201,
+           summary="Publish a leader's reception session (接访安排) on its township's roster",
+           request_schema=ReceptionPublicationSchema, response_schema=ReceptionSchema, example=RECEPTION_EXAMPLE)
+    def publish_reception(self, request):
+        payload = load_body(request, ReceptionPublicationSchema())
+        session = self._on_roster(lambda tx, now: reception.publish(tx, self.county, payload, now))
+        return json_response(ReceptionSchema().dump(reception.session_view(self.county, session)), status=201)
+
+    @route("GET", "/receptions", summary="A township's roster of reception days, with the places left",
+           query_schema=RosterQuery, response_schema=ReceptionSchema(many=True))
+    def reception_roster(self, request):
+        query = load_query(request, RosterQuery())
+        try:
+            window = reception.roster_window(self.county, query, datetime.now(timezone.utc))
+        except domain.Rejected as exc:
+            raise invalid(exc.errors)
+        sessions = reception_store.roster(self.db, *window)
+        return json_response(ReceptionSchema(many=True).dump(
+            [reception.session_view(self.county, s, s["booked"]) for s in sessions]))
+
+    @route("POST", "/receptions/<reception_id>/appointments", roles=("clerk", "operator"), status=201,
+           summary="Book an appointment (预约) with the leader on duty; 409 when full, over or booked already",
+           request_schema=AppointmentRequestSchema, response_schema=AppointmentSchema, example=APPOINTMENT_EXAMPLE)
+    def book_appointment(self, request, reception_id):
+        payload = load_body(request, AppointmentRequestSchema())
+        appointment = self._on_roster(
+            lambda tx, now: reception.book(tx, self.vault, reception.parse_id(reception_id), payload, now))
+        return json_response(AppointmentSchema().dump(reception.appointment_view(appointment)), status=201)
+
+    @route("DELETE", "/receptions/<reception_id>/appointments/<appointment_id>", roles=("clerk", "operator"),
+           summary="Cancel an appointment; its place is free again", response_schema=AppointmentSchema)
+    def cancel_appointment(self, request, reception_id, appointment_id):
+        appointment = self._on_roster(lambda tx, now: reception.cancel(
+            tx, reception.parse_id(reception_id), reception.parse_id(appointment_id), now))
+        return json_response(AppointmentSchema().dump(reception.appointment_view(appointment)))
+
+    def _on_roster(self, work):
+        """One unit of work on the roster; its refusals as problems: 400 by field, 404, 409."""
+        try:
+            with self.db.transaction() as tx:
+                return work(tx, datetime.now(timezone.utc))
+        except domain.Rejected as exc:
+            raise invalid(exc.errors)
+        except reception.NotFound as exc:
+            raise Problem(404, "Not Found", str(exc))
+        except reception.Conflict as exc:
+            raise Problem(409, "Conflict", str(exc))
+        except UniqueViolation:  # the same phone booking the same session at this very moment
+            raise Problem(409, "Conflict", "this phone already has an appointment at this reception")

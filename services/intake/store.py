@@ -17,12 +17,14 @@ def insert_case(tx, case, sealed_petitioners):
     tx.execute(
         "INSERT INTO cases (id, number, channel, location, township, place, category, channel_class,"
         " subject, description, received_at, registered_at, anonymous, collective, details,"
-        " hotline_order_id, correlationid, idempotency_key)"
+        " hotline_order_id, correlationid, idempotency_key, proposed_channel_class, channel_class_reason,"
+        " guided_to)"
         " VALUES (%(id)s, %(number)s, %(channel)s, %(location)s, %(township)s, %(place)s, %(category)s,"
         " %(channel_class)s, %(subject)s, %(description)s, %(received_at)s, %(registered_at)s,"
         " %(anonymous)s, %(collective)s, %(details_json)s, %(hotline_order_id)s, %(correlationid)s,"
-        " %(idempotency_key)s)",
+        " %(idempotency_key)s, %(proposed_channel_class)s, %(channel_class_reason)s, %(guided_json)s)",
         {**case, "details_json": Jsonb(case["details"]),
+         "guided_json": Jsonb(case["guided_to"]) if case["guided_to"] else None,
          "hotline_order_id": case["details"].get("order_id") if case["channel"] == "hotline" else None},
     )
     for position, p in enumerate(sealed_petitioners):
@@ -70,6 +72,43 @@ def record_repeat(tx, case_id, repeat):
     )
     return tx.execute("UPDATE cases SET repeat_count = repeat_count + 1 WHERE id = %s RETURNING repeat_count",
                       (case_id,)).fetchone()["repeat_count"]
+
+
+def recent_cases_of_matter(tx, category, place, since, except_id):
+    """Cases of the same category and place since `since`: candidates for a problem cluster."""
+    return tx.execute(
+        "SELECT id, number, cluster_id, subject || ' ' || description AS text FROM cases"
+        " WHERE category = %s AND place = %s AND registered_at >= %s AND id <> %s",
+        (category, place, since, except_id)).fetchall()
+
+
+def join_cluster(tx, case, other):
+    """Put `case` in `other`'s cluster, making one if `other` has none. Returns (id, size)."""
+    # re-read under lock: two alike cases registered at once must not found two clusters
+    cluster_id = tx.execute("SELECT cluster_id FROM cases WHERE id = %s FOR UPDATE",
+                            (other["id"],)).fetchone()["cluster_id"]
+    if cluster_id is None:
+        cluster_id = tx.execute(
+            "INSERT INTO problem_clusters (id, category, place, township) VALUES (gen_random_uuid(), %s, %s, %s)"
+            " RETURNING id", (case["category"], case["place"], case["township"])).fetchone()["id"]
+        tx.execute("UPDATE cases SET cluster_id = %s WHERE id = %s", (cluster_id, other["id"]))
+    tx.execute("UPDATE cases SET cluster_id = %s WHERE id = %s", (cluster_id, case["id"]))
+    size = tx.execute("SELECT count(*) AS n FROM cases WHERE cluster_id = %s", (cluster_id,)).fetchone()["n"]
+    return cluster_id, size
+
+
+def clusters(db, township=None, category=None):
+    """Clusters with their cases, largest first."""
+    rows = db.query(
+        "SELECT k.id, k.category, k.place, k.township, k.created_at,"
+        " json_agg(json_build_object('number', c.number, 'subject', c.subject,"
+        "   'registered_at', c.registered_at) ORDER BY c.registered_at) AS cases"
+        " FROM problem_clusters k JOIN cases c ON c.cluster_id = k.id"
+        " WHERE (%(township)s::text IS NULL OR k.township = %(township)s)"
+        "   AND (%(category)s::text IS NULL OR k.category = %(category)s)"
+        " GROUP BY k.id ORDER BY count(*) DESC, k.created_at",
+        {"township": township, "category": category})
+    return [{**r, "size": len(r["cases"])} for r in rows]
 
 
 def find_case(db, number):

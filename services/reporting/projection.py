@@ -4,6 +4,7 @@
 STATUS_AFTER = {
     "case.registered": "registered",
     "case.assigned": "assigned",
+    "case.guided": "guided",  # handled at first contact: sent on to its lawful route
 }
 
 

@@ -14,6 +14,8 @@ class RoutingService(BackboneService):
     @event_handler(("intake", "case.registered"))
     def assign_case(self, event):
         case = event["data"]
+        if case.get("guided_to"):
+            return  # guided at the window to court, arbitration or review: no body of ours takes it
         body, reason = domain.pick_body(self.county, case["location"], case["category"])
         with self.db.transaction() as tx:
             if tx.already_handled(event):

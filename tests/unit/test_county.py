@@ -47,3 +47,13 @@ def test_mistakes_in_the_county_file_are_refused(mutate, message):
 def test_an_unreadable_file_says_which(tmp_path):
     with pytest.raises(CountyConfigError, match="missing.yaml: cannot read"):
         load(tmp_path / "missing.yaml")
+
+
+def test_every_category_names_a_known_lawful_route():
+    raw = _raw()
+    raw["categories"][0]["lawful_route"] = "trial_by_combat"
+    with pytest.raises(CountyConfigError, match=r"categories\[0\] \(land_dispute\): unknown lawful routes trial_by_combat"):
+        parse(raw, "county.yaml")
+    county = load(SAMPLE)
+    assert county.categories["wage_arrears"]["lawful_route"] == "arbitration"
+    assert county.lawful_routes["arbitration"]["outside_petitions"]

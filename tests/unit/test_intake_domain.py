@@ -93,3 +93,18 @@ def test_events_carry_personal_data_masked():
     data = domain.registered_event(case)
     assert data["petitioners"] == [{"name": "王某某", "id_number": "****001X", "phone": "****8000"}]
     assert "13800138000" not in str(data) and "44052419500101001X" not in str(data)
+
+
+def test_the_category_proposes_the_class_and_an_override_needs_a_reason():
+    case = domain.new_case(COUNTY, reg())
+    assert case["channel_class"] == case["proposed_channel_class"] == "civil_dispute"
+    assert "channel_class_reason" in rejected(channel_class="petition")
+    overridden = domain.new_case(COUNTY, reg(channel_class="petition", channel_class_reason="涉及多户，按信访诉求办理"))
+    assert overridden["channel_class"] == "petition" and overridden["proposed_channel_class"] == "civil_dispute"
+
+
+def test_guidance_leads_only_outside_the_petition_system():
+    assert "guided_to.route" in rejected(guided_to={"route": "petition_handling"})
+    assert "guided_to.route" in rejected(guided_to={"route": "nowhere"})
+    case = domain.new_case(COUNTY, reg(category="wage_arrears", guided_to={"route": "arbitration", "note": "已告知"}))
+    assert case["guided_to"]["label"] == "申请仲裁" and "仲裁法" in case["guided_to"]["legal_basis"]

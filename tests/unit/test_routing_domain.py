@@ -25,7 +25,7 @@ def test_the_nearest_body_listing_the_category_takes_the_case(location, category
 
 def test_without_a_listing_body_the_township_petition_office_takes_it():
     raw = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    raw["categories"].append({"code": "unlisted", "label": "无人认领", "channel_class": "petition"})
+    raw["categories"].append({"code": "unlisted", "label": "无人认领", "channel_class": "petition", "lawful_route": "petition_handling"})
     county = parse(raw, "test")
     chosen, reason = pick_body(county, "BY02", "unlisted")
     assert chosen.code == "BY-PETITION" and "petition office" in reason
@@ -33,7 +33,7 @@ def test_without_a_listing_body_the_township_petition_office_takes_it():
 
 def test_no_petition_office_no_fallback():
     raw = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
-    raw["categories"].append({"code": "unlisted", "label": "无人认领", "channel_class": "petition"})
+    raw["categories"].append({"code": "unlisted", "label": "无人认领", "channel_class": "petition", "lawful_route": "petition_handling"})
     raw["townships"][1]["bodies"] = [b for b in raw["townships"][1]["bodies"] if b["kind"] != "petition_office"]
     with pytest.raises(NoBody):
         pick_body(parse(raw, "test"), "BY02", "unlisted")
