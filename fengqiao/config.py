@@ -34,6 +34,10 @@ class Settings:
     jwt_secret: str
     jwt_audience: str
     county_file: Path
+    deadlines_file: Path
+    rules_file: Path
+    county_reload_seconds: float
+    deadline_sweep_seconds: float
     delivery_limit: int
     relay_idle_seconds: float
     max_workers: int
@@ -62,6 +66,10 @@ class Settings:
             "JWT_SECRET": self.jwt_secret,
             "JWT_AUDIENCE": self.jwt_audience,
             "COUNTY_FILE": str(self.county_file),
+            "DEADLINES_FILE": str(self.deadlines_file),
+            "RULES_FILE": str(self.rules_file),
+            "COUNTY_RELOAD_SECONDS": self.county_reload_seconds,
+            "DEADLINE_SWEEP_SECONDS": self.deadline_sweep_seconds,
             "PERSONAL_DATA_KEYS": self.personal_data_keys,
             "PERSONAL_DATA_HASH_KEY": self.personal_data_hash_key,
         }
@@ -84,6 +92,12 @@ def settings(service):
         jwt_secret=_env("FENGQIAO_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
         county_file=Path(_env("FENGQIAO_COUNTY_FILE", REPO_ROOT / "deploy/county/sample-county.yaml")),
+        deadlines_file=Path(_env("FENGQIAO_DEADLINES_FILE", REPO_ROOT / "deploy/county/deadlines.yaml")),
+        rules_file=Path(_env("FENGQIAO_RULES_FILE", REPO_ROOT / "deploy/county/rules.yaml")),
+        # How often (seconds, at most) a service looks whether its county files changed.
+        county_reload_seconds=float(_env("FENGQIAO_COUNTY_RELOAD_SECONDS", "5")),
+        # How often a service looks for deadlines owing a reminder or an overdue notice.
+        deadline_sweep_seconds=float(_env("FENGQIAO_DEADLINE_SWEEP_SECONDS", "5")),
         delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
         relay_idle_seconds=float(_env("FENGQIAO_RELAY_IDLE_SECONDS", "0.5")),
         max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),

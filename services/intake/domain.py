@@ -166,6 +166,7 @@ def registered_event(case):
         "category": case["category"],
         "channel_class": case["channel_class"],
         "subject": case["subject"],
+        "description": case["description"],  # routing's risk rules read it (扬言极端行为)
         "received_at": case["received_at"].isoformat(),
         "registered_at": case["registered_at"].isoformat(),
         "anonymous": case["anonymous"],

@@ -1,9 +1,8 @@
 """How events shape the read model: a case's facts and status after each event."""
 
-# The status a case is in after an event of this type (statuses follow SPEC 1.3).
+# The status a case is in after an intake event of this type (statuses follow SPEC 1.3).
 STATUS_AFTER = {
     "case.registered": "registered",
-    "case.assigned": "assigned",
     "case.guided": "guided",  # handled at first contact: sent on to its lawful route
 }
 
@@ -25,6 +24,7 @@ def case_facts(event):
         "category": data.get("category"),
         "channel": data.get("channel"),
         "body": data.get("body"),
-        "status": STATUS_AFTER.get(event["type"]),
+        # routing's events say the status they leave the case in; intake's imply it
+        "status": data.get("status") or STATUS_AFTER.get(event["type"]),
         "at": event["time"],
     }

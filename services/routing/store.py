@@ -1,15 +1,75 @@
-"""Routing's SQL: the cases it handles and their assignments."""
+"""Routing's SQL: the cases it handles (their whole handling record) and their whistles."""
+import json
+from datetime import datetime
+
+from psycopg.types.json import Jsonb
 
 
-def record_assignment(tx, case, body_code, reason):
+def _json(record):
+    return Jsonb(json.loads(json.dumps(record, default=_iso)))
+
+
+def _iso(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def insert_case(tx, case):
+    """Record a newly registered case; False if it was recorded before."""
+    row = tx.execute(
+        "INSERT INTO cases (id, number, township, location, category, status, registered_at, correlationid, record)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING 1",
+        (case["id"], case["number"], case["township"], case["location"], case["category"], case["status"],
+         case["registered_at"], case["correlationid"], _json(case))).fetchone()
+    return row is not None
+
+
+def save_case(tx, case):
     tx.execute(
-        "INSERT INTO cases (id, number, township, location, category, status, body, reason, assigned_at)"
-        " VALUES (%s, %s, %s, %s, %s, 'assigned', %s, %s, now())",
-        (case["case_id"], case["number"], case["township"], case["location"], case["category"],
-         body_code, reason),
-    )
+        "UPDATE cases SET status = %s, body = %s, reason = %s, assigned_at = %s, risk = %s, tier = %s, record = %s"
+        " WHERE id = %s",
+        (case["status"], case.get("body"), case.get("reason"), case.get("assigned_at"), case["risk"],
+         case.get("tier"), _json(case), case["id"]))
 
 
-def find_case(db, number):
-    rows = db.query("SELECT * FROM cases WHERE number = %s", (number,))
-    return rows[0] if rows else None
+def _case_of(row):
+    if row is None:
+        return None
+    case = dict(row["record"])
+    case["registered_at"] = row["registered_at"]
+    case["correlationid"] = row["correlationid"]
+    return case
+
+
+def lock_case(tx, number):
+    """The case for a command, locked until the transaction ends (commands on one case queue)."""
+    return _case_of(tx.execute("SELECT * FROM cases WHERE number = %s FOR UPDATE", (number,)).fetchone())
+
+
+def lock_case_by_id(tx, case_id):
+    return _case_of(tx.execute("SELECT * FROM cases WHERE id = %s FOR UPDATE", (case_id,)).fetchone())
+
+
+def find_case(tx, number):
+    return _case_of(tx.execute("SELECT * FROM cases WHERE number = %s", (number,)).fetchone())
+
+
+def insert_whistle(tx, whistle):
+    tx.execute("INSERT INTO whistles (id, case_id, status, raised_at, record) VALUES (%s, %s, %s, %s, %s)",
+               (whistle["id"], whistle["case_id"], whistle["status"], whistle["raised_at"], _json(whistle)))
+
+
+def lock_whistle(tx, whistle_id):
+    row = tx.execute("SELECT record FROM whistles WHERE id = %s FOR UPDATE", (whistle_id,)).fetchone()
+    return dict(row["record"]) if row else None
+
+
+def save_whistle(tx, whistle):
+    tx.execute("UPDATE whistles SET status = %s, record = %s WHERE id = %s",
+               (whistle["status"], _json(whistle), whistle["id"]))
+
+
+def whistles_of(tx, case_id):
+    return [r["record"] for r in tx.execute("SELECT record FROM whistles WHERE case_id = %s ORDER BY raised_at",
+                                            (case_id,))]

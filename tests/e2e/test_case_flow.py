@@ -1,7 +1,7 @@
 """One case through every service, with all of them running as processes."""
 import requests
 
-from fengqiao import catalog
+from fengqiao import auth, catalog, config
 from services.intake.schemas import REGISTRATION_EXAMPLE
 from tests.e2e.conftest import eventually, get_json
 
@@ -24,16 +24,19 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
     assert again.status_code == 200 and again.json()["outcome"] == "repeat_linked"
     timeline = eventually(
         lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-        lambda t: [e["type"] for e in t.get("events", [])] == CHAIN + ["case.repeat_linked"], timeout=10)
+        lambda t: [e["type"] for e in t.get("events", [])] == CHAIN + ["case.repeat_linked", "case.risk_changed"],
+        timeout=10)
     events = catalog.load()
     for event in timeline["events"]:
         assert catalog.data_errors(events, event) == []
         assert "13800138000" not in str(event)  # personal data leaves intake masked
-    assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify", "/fengqiao/intake"]
+    assert [e["source"] for e in timeline["events"]] == ["/fengqiao/intake", "/fengqiao/routing", "/fengqiao/notify",
+                                                         "/fengqiao/intake", "/fengqiao/routing"]
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
 
     assignment = get_json(f"{stack.url('routing')}/cases/{number}", headers)
-    assert "neighbour_dispute" in assignment["reason"]
+    assert assignment["rule"] == "small-matter-in-the-village" and "小事不出村" in assignment["reason"]
+    assert assignment["risk"] == "yellow" and assignment["repeat_count"] == 1  # a repeat petition raises it
     [notice] = get_json(f"{stack.url('notify')}/notifications?case={number}", headers)
     assert notice["recipient"] == "QS01-MEDIATION" and notice["status"] == "sent"
     stats = get_json(f"{stack.url('reporting')}/stats", headers)
@@ -70,3 +73,23 @@ def test_a_matter_guided_to_its_lawful_route_is_not_assigned_and_counts_as_guide
     eventually(lambda: get_json(f"{stack.url('reporting')}/cases/{other}/timeline", headers),
                lambda t: t.get("status") == "assigned", timeout=10)
     assert get_json(f"{stack.url('routing')}/cases/{number}", headers) == {"status_code": 404}
+
+
+def test_a_case_is_handled_from_signing_to_closure_and_reporting_follows(stack, headers):
+    stack.start("intake", "routing", "notify", "reporting")
+    number = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers).json()["number"]
+    eventually(lambda: get_json(f"{stack.url('routing')}/cases/{number}", headers),
+               lambda c: c.get("status") == "assigned")
+    s = config.settings("routing")
+    handler = {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, "QS-XUCS", ["handler"], "QS01")}
+    for verb, body, who in [("sign", None, handler), ("accept", None, handler),
+                            ("resolve", {"outcome": "demand_met", "reply": "经调解，院墙已退让通道。"}, handler),
+                            ("follow-up", {"rating": "satisfied"}, headers), ("close", None, headers)]:
+        r = requests.post(f"{stack.url('routing')}/cases/{number}/{verb}", json=body, headers=who)
+        assert r.status_code == 200, (verb, r.text)
+    handled = ["case.signed", "case.accepted", "case.resolved", "case.followed_up", "case.closed"]
+    timeline = eventually(lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
+                          lambda t: t.get("status") == "closed" and len(t["events"]) == len(CHAIN + handled))
+    routed = [e["type"] for e in timeline["events"] if e["source"] == "/fengqiao/routing"]
+    assert routed == ["case.assigned"] + handled  # notify's notice may land anywhere after case.assigned
+    assert get_json(f"{stack.url('reporting')}/stats", headers) == {"total": 1, "by_status": {"closed": 1}}

@@ -13,7 +13,7 @@ def _event(type, time, **data):
 
 def test_a_late_registered_event_does_not_turn_an_assigned_case_back(fresh_database):
     url = fresh_database(config.REPO_ROOT / "services" / "reporting")
-    assigned = _event("case.assigned", "2026-11-22T08:00:02Z", body="QS-JUDICIAL")
+    assigned = _event("case.assigned", "2026-11-22T08:00:02Z", body="QS-JUDICIAL", status="assigned")
     registered = _event("case.registered", "2026-11-22T08:00:01Z", township="QS", category="land_dispute")
     with pool_of(url) as pool:
         for event in (assigned, registered):

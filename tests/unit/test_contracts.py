@@ -14,11 +14,12 @@ CATALOG = catalog.load()
 
 
 def emitted_by_code():
-    """(type, emitter) of every `.emit("type", ...)` in the services' code."""
+    """(type, emitter) of every `.emit("type", ...)` in the services' code, and of every
+    `fact("type", ...)` a domain module returns for its service to emit."""
     found = set()
     for name in config.SERVICES:
         for path in (config.REPO_ROOT / "services" / name).glob("*.py"):
-            found |= {(t, name) for t in re.findall(r'\.emit\(\s*"([a-z_]+\.[a-z_]+)"', path.read_text())}
+            found |= {(t, name) for t in re.findall(r'(?:\.emit|\bfact)\(\s*"([a-z_]+\.[a-z_]+)"', path.read_text())}
     return found
 
 

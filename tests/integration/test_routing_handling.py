@@ -1,0 +1,205 @@
+"""Routing on the real broker and database: a registered case arrives over RabbitMQ and is
+routed by the rules; its handling is driven over HTTP, every fact lands in the outbox, refused
+commands change nothing; deadlines are swept on a timer and an overdue case escalates exactly
+once with two replicas running."""
+import json
+import time
+
+import pytest
+import requests
+
+from fengqiao import auth, catalog, config, messaging
+from fengqiao.events import new_event
+from services.routing.service import RoutingService
+from tests.integration.conftest import pool_of, web_port
+
+ROUTING_DIR = config.REPO_ROOT / "services" / "routing"
+CASE_ID = "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10"
+
+
+def token(*roles, scope="SH", who="tester"):
+    s = config.settings("routing")
+    return {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, who, roles, scope)}
+
+
+HANDLER, CLERK, LEADER = token("handler"), token("clerk"), token("leader", who="QS-leader")
+
+
+def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
+    data = {"case_id": case_id, "number": number, "channel": "visit", "location": "QS01", "township": "QS",
+            "category": "neighbour_dispute", "channel_class": "civil_dispute", "subject": "院墙占道",
+            "description": "邻居扩建院墙占用通道", "received_at": "2026-11-20T01:00:00+00:00",
+            "registered_at": "2026-11-20T01:00:00+00:00", "anonymous": False, "collective": False,
+            "petitioner_count": 1, "petitioners": [], "details": {}, "proposed_channel_class": "civil_dispute",
+            "guided_to": None, **over}
+    return new_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
+
+
+def publish(amqp_uri, event):
+    with messaging.connect(amqp_uri) as conn:
+        exchange = messaging.event_exchange("intake")
+        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
+                                content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                                declare=[exchange])
+
+
+@pytest.fixture
+def service_class(unique, amqp_uri):
+    """Routing under a name of its own: its queues never meet another test's events."""
+    cls = type("Routing", (RoutingService,), {"name": f"routing{unique}"})
+    yield cls
+    with messaging.connect(amqp_uri) as conn:
+        for queue, _ in messaging.handlers_of(cls):
+            conn.default_channel.queue_delete(queue)
+            conn.default_channel.queue_delete(f"{queue}.dead")
+
+
+@pytest.fixture
+def routing(run_service, fresh_database, service_class):
+    url = fresh_database(ROUTING_DIR)
+    container = run_service(service_class, url, DEADLINE_SWEEP_SECONDS=0.2)
+    return f"http://127.0.0.1:{web_port(container)}", url
+
+
+def outbox_types(url):
+    with pool_of(url) as pool, pool.connection() as conn:
+        return [r["routing_key"] for r in conn.execute("SELECT routing_key FROM outbox ORDER BY seq")]
+
+
+def outbox_events(url):
+    with pool_of(url) as pool, pool.connection() as conn:
+        return [r["envelope"] for r in conn.execute("SELECT envelope FROM outbox ORDER BY seq")]
+
+
+def assert_in_catalog(events):
+    """What routing emitted is what the event catalog promises integrators."""
+    documented = catalog.load()
+    for event in events:
+        assert catalog.data_errors(documented, event) == []
+
+
+def eventually(check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("not reached in time")
+        time.sleep(0.1)
+    return result
+
+
+def arrive(base, amqp_uri, **over):
+    event = registered(**over)
+    publish(amqp_uri, event)
+    number = event["data"]["number"]
+    return eventually(lambda: (r := requests.get(f"{base}/cases/{number}", headers=CLERK)).ok and r.json())
+
+
+def post(base, number, verb, body=None, headers=HANDLER):
+    return requests.post(f"{base}/cases/{number}/{verb}", json=body, headers=headers)
+
+
+def test_a_case_from_the_broker_is_routed_by_the_rules_with_its_deadlines(routing, amqp_uri):
+    base, url = routing
+    case = arrive(base, amqp_uri)
+    assert (case["status"], case["body"], case["tier"]) == ("assigned", "QS01-MEDIATION", "village")
+    assert case["rule"] == "small-matter-in-the-village" and "小事不出村" in case["reason"]
+    assert {d["policy"] for d in case["deadlines"]} == {"acceptance", "sign"}
+    assert outbox_types(url) == ["case.assigned"]
+    explained = requests.get(f"{base}/cases/QS-2026-000001/explanation", headers=CLERK).json()
+    assert explained["decision"]["lead"] == "QS01-MEDIATION" and explained["rules"][-1]["matched"]
+
+
+def test_the_handling_lifecycle_over_http_with_its_events_and_deadlines(routing, amqp_uri):
+    base, url = routing
+    arrive(base, amqp_uri)
+    n = "QS-2026-000001"
+    assert post(base, n, "sign").json()["status"] == "signed"
+    accepted = post(base, n, "accept").json()
+    assert {d["policy"] for d in accepted["deadlines"]} == {"handling"}  # sign and acceptance stopped
+    extended = post(base, n, "extend", {"days": 30, "approver": "QS-LIUXF", "reason": "需等待鉴定"}, LEADER)
+    assert extended.status_code == 200, extended.text
+    before = accepted["deadlines"][0]["due_at"]
+    after = extended.json()["deadlines"][0]["due_at"]
+    assert after > before
+    again = post(base, n, "extend", {"days": 5, "approver": "QS-LIUXF", "reason": "再延"}, LEADER)
+    assert again.status_code == 409 and "once already" in again.json()["detail"]
+    resolved = post(base, n, "resolve", {"outcome": "demand_met", "reply": "院墙已拆除"})
+    assert resolved.json()["status"] == "resolved" and [d["policy"] for d in resolved.json()["deadlines"]] == ["follow_up"]
+    post(base, n, "follow-up", {"rating": "satisfied"}, CLERK)
+    assert post(base, n, "close", headers=CLERK).json()["status"] == "closed"
+    assert outbox_types(url) == ["case.assigned", "case.signed", "case.accepted", "case.extended",
+                                 "case.resolved", "case.followed_up", "case.closed"]
+    events = outbox_events(url)
+    assert {e["correlationid"] for e in events} == {"corr-QS-2026-000001"}
+    assert_in_catalog(events)
+
+
+def test_refused_commands_say_why_and_change_nothing(routing, amqp_uri):
+    base, url = routing
+    arrive(base, amqp_uri)
+    n = "QS-2026-000001"
+    r = post(base, n, "resolve", {"outcome": "demand_met", "reply": "答复"})
+    assert r.status_code == 409 and r.headers["Content-Type"] == "application/problem+json"
+    assert "cannot resolve a case that is assigned" in r.json()["detail"]
+    bad = post(base, n, "resolve", {"outcome": "shrugged", "reply": "", "extra": 1})
+    assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"outcome", "reply", "extra"}
+    assert post(base, n, "sign", headers=CLERK).status_code == 403
+    assert post(base, "QS-2026-999999", "sign").status_code == 404
+    assert outbox_types(url) == ["case.assigned"]
+    assert requests.get(f"{base}/cases/{n}", headers=CLERK).json()["status"] == "assigned"
+
+
+def test_a_return_then_a_second_return_goes_to_the_leader(routing, amqp_uri):
+    base, _ = routing
+    arrive(base, amqp_uri)
+    n = "QS-2026-000001"
+    assert post(base, n, "return", {"reason": "不属本村职责"}).json()["status"] == "returned"
+    assert post(base, n, "assign", {"body": "QS-JUDICIAL", "reason": "转司法所"}, CLERK).json()["body"] == "QS-JUDICIAL"
+    post(base, n, "return", {"reason": "应由自然资源所办理"})
+    refused = post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, CLERK)
+    assert refused.status_code == 409 and "leader decides" in refused.json()["detail"]
+    assert post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, LEADER).json()["body"] == "QS-LAND"
+
+
+def test_a_whistle_answered_and_one_left_unanswered(routing, amqp_uri):
+    base, url = routing
+    arrive(base, amqp_uri)
+    n = "QS-2026-000001"
+    post(base, n, "sign"), post(base, n, "accept")
+    raised = post(base, n, "whistles", {"bodies": ["QS-LAND"], "reason": "违建需联合处置"})
+    assert raised.status_code == 201, raised.text
+    [whistle] = raised.json()["whistles"]
+    assert post(base, n, f"whistles/{whistle['id']}/report", {"body": "QS-LAND"}).json()["whistles"][0]["status"] == "answered"
+    unanswered = post(base, n, "whistles", {"bodies": ["QS-ENFORCE"], "reason": "需执法大队到场"}).json()["whistles"][1]
+    with pool_of(url) as pool, pool.connection() as conn:  # let its window pass
+        conn.execute("UPDATE deadlines SET due_at = now() - interval '1 minute', next_alert_at = now() WHERE owner_id = %s", (unanswered["id"],))
+        conn.commit()
+    case = eventually(lambda: (c := requests.get(f"{base}/cases/{n}", headers=CLERK).json())["tier"] == "township" and c)
+    assert case["whistles"][1]["status"] == "escalated" and case["body"] == "QS-GOVCENTER"
+    assert case["escalations"][0]["why"].startswith("deadline whistle_report missed")
+    events = outbox_events(url)
+    assert_in_catalog(events)
+    [overdue] = [e for e in events if e["type"] == "deadline.overdue"]
+    assert overdue["data"]["owner_id"] == unanswered["id"] and overdue["data"]["case_id"] == CASE_ID
+
+
+def test_an_overdue_case_escalates_exactly_once_with_two_replicas(run_service, fresh_database, service_class, amqp_uri):
+    url = fresh_database(ROUTING_DIR)
+    replicas = [run_service(service_class, url, DEADLINE_SWEEP_SECONDS=0.1) for _ in range(2)]
+    base = f"http://127.0.0.1:{web_port(replicas[0])}"
+    arrive(base, amqp_uri)
+    with pool_of(url) as pool, pool.connection() as conn:  # the sign window passed unsigned
+        conn.execute("UPDATE deadlines SET due_at = now() - interval '1 minute', next_alert_at = now() WHERE policy = 'sign'")
+        conn.commit()
+    eventually(lambda: "case.escalated" in outbox_types(url))
+    time.sleep(1)  # both replicas sweep several more times
+    types = outbox_types(url)
+    assert types.count("case.escalated") == 1 and types.count("deadline.overdue") == 1
+    case = requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json()
+    assert case["tier"] == "township" and case["risk"] == "yellow"
+    assert "deadline-missed" in case["risk_reasons"][0]
+    events = outbox_events(url)
+    assert_in_catalog(events)
+    [overdue] = [e for e in events if e["type"] == "deadline.overdue"]
+    assert overdue["subject"] == overdue["data"]["case_id"] == CASE_ID and overdue["data"]["policy"] == "sign"
+    assert overdue["correlationid"] == "corr-QS-2026-000001"
