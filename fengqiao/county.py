@@ -5,6 +5,7 @@ file changes (`ReloadingFile`, which other configuration files reuse)."""
 import logging
 import os
 import threading
+from functools import partial
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 from nameko.extensions import DependencyProvider
 
+from fengqiao import deadlines
 from fengqiao.metrics import CONFIG_RELOADS
 
 log = logging.getLogger(__name__)
@@ -396,6 +398,20 @@ class ReloadingFile(DependencyProvider):
             return value
         finally:
             self._lock.release()
+
+
+class DeadlinesConfig(ReloadingFile):
+    """The deadlines file (DEADLINES_FILE), its calendar in the county's time zone, refused when
+    it lacks a policy the service starts or extends by name."""
+
+    def __init__(self, *required):
+        super().__init__("DEADLINES_FILE", None, "deadlines")
+        self.required = required
+
+    def setup(self):
+        timezone = load(self.container.config["COUNTY_FILE"]).timezone
+        self.loader = partial(deadlines.load, timezone=timezone, required=self.required)
+        super().setup()
 
 
 class CountyConfig(ReloadingFile):

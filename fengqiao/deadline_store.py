@@ -1,19 +1,24 @@
 """Deadlines in a service's database (table `deadlines`, a backbone migration): start, pause,
-resume, stop and extend them, and the sweep that finds the reminders and overdue notices owed.
+resume, stop and extend them, and the sweep that emits the reminders and overdue notices owed.
 
-The arithmetic is in deadlines.py. This module never emits: the sweeping service emits
-`deadline.due_soon` / `deadline.overdue` with `Due.data`, then calls `mark_sent` in the same
-transaction, so a notice is recorded exactly when its event is committed."""
+The arithmetic is in deadlines.py. `sweep` emits `deadline.due_soon` / `deadline.overdue` and
+records the notice in the same transaction, so a notice is recorded exactly when its event is
+committed."""
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
 
+from psycopg.errors import LockNotAvailable
 from psycopg.types.json import Jsonb
 
 from fengqiao import deadlines as dl
+
+log = logging.getLogger(__name__)
+RETRY_FAILED_NOTICE_AFTER = timedelta(minutes=1)
 
 
 class DeadlineError(Exception):
@@ -22,6 +27,10 @@ class DeadlineError(Exception):
 
 class ExtensionRefused(DeadlineError):
     pass
+
+
+class Busy(Exception):
+    """What a notice concerns is locked by a command right now: the notice waits for the next sweep."""
 
 
 @dataclass(frozen=True)
@@ -235,3 +244,31 @@ def mark_sent(tx, due):
     overdue = due.key if due.kind == "overdue" else row["overdue_days_sent"]
     tx.execute("UPDATE deadlines SET reminders_sent = %s, overdue_days_sent = %s, next_alert_at = %s WHERE id = %s",
                (_sent_after(row, dl.Alert(due.kind, due.key, due.reached)), overdue, due.next_alert_at, row["id"]))
+
+
+def sweep(tx, now, deadlines, react=None, limit=100):
+    """Emit every notice owed at `now` (a `deadlines.Deadlines`), each once even with several
+    sweepers. `react(due)` lets the service act on a notice in the same savepoint (routing
+    escalates a case at its first overdue notice). A notice whose reaction finds its subject
+    locked (Busy, or a NOWAIT lock refused) waits for the next sweep; one that fails otherwise
+    is logged and looked at again a minute later, and never holds back the others. Returns the
+    notices sent."""
+    sent = []
+    for due in claim_due(tx, now, deadlines.policies, deadlines.calendar, limit):
+        try:
+            with tx.conn.transaction():  # a savepoint: a failed notice leaves the others alone
+                tx.emit(f"deadline.{due.kind}", due.data, subject=due.data["case_id"] or due.data["owner_id"],
+                        correlationid=due.deadline["correlationid"])
+                if react is not None:
+                    react(due)
+                mark_sent(tx, due)
+        except (Busy, LockNotAvailable):
+            continue
+        except Exception:
+            log.exception("deadline %s (%s of %s): the notice failed; trying again later",
+                          due.deadline["id"], due.deadline["policy"], due.deadline["owner_number"])
+            tx.execute("UPDATE deadlines SET next_alert_at = %s WHERE id = %s",
+                       (now + RETRY_FAILED_NOTICE_AFTER, due.deadline["id"]))
+            continue
+        sent.append(due)
+    return sent

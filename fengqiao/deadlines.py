@@ -211,21 +211,22 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
-def load(path, timezone=DEFAULT_TIMEZONE):
-    """Deadlines from a YAML file; ConfigError naming the file, the entry and the problem. Logs
-    a warning when the calendar does not configure this year (or, in December, the next)."""
+def load(path, timezone=DEFAULT_TIMEZONE, required=()):
+    """Deadlines from a YAML file; ConfigError naming the file, the entry and the problem, also
+    when a policy the service names (`required`) is missing. Logs a warning when the calendar
+    does not configure this year (or, in December, the next)."""
     path = Path(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    found = parse(raw, str(path), timezone)
+    found = parse(raw, str(path), timezone, required)
     for warning in found.calendar.coverage_warnings(datetime.now(found.calendar.tz).date()):
         log.warning("%s: %s", path, warning)
     return found
 
 
-def parse(raw, where, timezone=DEFAULT_TIMEZONE):
+def parse(raw, where, timezone=DEFAULT_TIMEZONE, required=()):
     def fail(entry, problem):
         raise ConfigError(f"{where}: {entry}: {problem}")
 
@@ -240,6 +241,9 @@ def parse(raw, where, timezone=DEFAULT_TIMEZONE):
     policies = {}
     for name, spec in raw["policies"].items():
         policies[name] = _policy(name, spec, f"policies.{name}", fail)
+    missing = [name for name in required if name not in policies]
+    if missing:
+        fail("policies", f"missing {', '.join(missing)}: the service starts and stops these by name")
     return Deadlines(cal, policies)
 
 

@@ -23,6 +23,8 @@ RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 REVIEW_STAGES = ("review", "re_review")  # 复查, 复核
 REVIEW_WINDOW_DAYS = 30
 RETURNS_BEFORE_LEADER = 2  # a case returned twice goes to the governance-center leader
+# A case is being handled in these statuses: it can be escalated, whistles on it run.
+HANDLING = ("assigned", "signed", "in_progress", "suspended", "returned")
 
 
 class Refused(Exception):
@@ -66,7 +68,8 @@ def new_case(event_data, registered_at):
         "id": d["case_id"], "number": d["number"], "township": d["township"], "location": d["location"],
         "category": d["category"], "channel_class": d["channel_class"], "subject": d["subject"],
         "description": d.get("description", ""), "petitioner_count": d["petitioner_count"],
-        "registered_at": registered_at, "status": "registered", "risk": "blue", "risk_reasons": [],
+        "registered_at": registered_at, "status": "registered", "body": None, "body_name": None, "tier": None,
+        "rule": None, "reason": None, "risk": "blue", "risk_reasons": [],
         "risk_set_by": "rules", "repeat_count": 0, "overdue": False, "returns": [], "co_bodies": [],
         "leader": None, "responsible": None, "extension": None, "resolution": None, "follow_up": None,
         "reviews": [], "consultations": 0, "escalations": [],
@@ -84,21 +87,29 @@ def assign(case, decision, now, by="rules"):
 
 
 def reassign(case, county, body_code, reason, who, now):
-    """The dispatcher (综治中心) re-routes a returned case; after two returns only a leader may."""
+    """The dispatcher (综治中心) re-routes a returned case, never below the tier it reached;
+    after two returns only the township's governance-center director may."""
     _require(case, "returned", doing="re-assign")
     body = county.bodies.get(body_code)
     if body is None:
         raise Invalid({"body": f"unknown body {body_code}"})
-    if len(case["returns"]) >= RETURNS_BEFORE_LEADER and "leader" not in who.roles:
-        raise Refused(f"returned {len(case['returns'])} times: the governance-center leader decides")
+    tier = case.get("tier")
+    if tier and routing_rules.TIERS.index(body.level) < routing_rules.TIERS.index(tier):
+        raise Invalid({"body": f"{body_code} is a {body.level} body; the case was sent up to the {tier} tier"})
+    if len(case["returns"]) >= RETURNS_BEFORE_LEADER:
+        director = county.leader_with_duty("governance_center_director", case["location"])
+        if director is None and "leader" not in who.roles or director is not None and who.subject != director.id:
+            named = director.name if director else "a leader"
+            raise Refused(f"returned {len(case['returns'])} times: the governance-center leader decides ({named})")
     decision = routing_rules.Decision("dispatcher", reason, body, (), case.get("confidential", False))
     return assign(case, decision, now, by=who.subject)
 
 
 def sign(case, who, now):
-    """The lead body signs for the case (签收)."""
+    """The lead body signs for the case (签收). A case accepted before it was sent up a tier is
+    handled on at once: acceptance is decided once."""
     _require(case, "assigned", doing="sign")
-    case.update(status="signed", signed_at=now)
+    case.update(status="in_progress" if case.get("accepted_at") else "signed", signed_at=now)
     return [fact("case.signed", case, body=case["body"], signed_by=who.subject)]
 
 
@@ -127,6 +138,8 @@ def accept(case, who, now):
 def not_accept(case, county, reason, lawful_route, who, now):
     """Not accepted: the reply names the lawful route the matter belongs to."""
     _require(case, "signed", doing="decide not to accept")
+    if case.get("accepted_at"):
+        raise Refused("the case was accepted already; acceptance is decided once")
     route = county.lawful_routes.get(lawful_route)
     if route is None:
         raise Invalid({"lawful_route": f"unknown route; known: {', '.join(county.lawful_routes)}"})
@@ -137,10 +150,15 @@ def not_accept(case, county, reason, lawful_route, who, now):
 
 # --- handling (办理) ------------------------------------------------------------------------
 
-def extend(case, days, max_days, approver, reason, now):
+def extend(case, county, days, max_days, approver, reason, now):
     """One extension of at most `max_days`, approved by a leader with a reason; the petitioner
     is told (notify acts on case.extended)."""
     _require(case, "in_progress", "suspended", doing="extend")
+    person = county.person(approver)
+    if person is None or not person.has_role("leader"):
+        raise Invalid({"approver": f"{approver} is not a leader in the county file"})
+    if max_days is None:
+        raise Refused("the handling deadline cannot be extended (the deadlines file allows no extension)")
     if case["extension"] is not None:
         raise Refused("the handling deadline was extended once already; a second extension is not allowed")
     if days > max_days:
@@ -161,9 +179,12 @@ def resume(case, now):
     return [fact("case.resumed", case)]
 
 
-def consult(case, convened_by, bodies, attendees, decision, now):
+def consult(case, county, convened_by, bodies, attendees, decision, now):
     """A joint consultation (联席会议 / 会商研判) on the case: who attended and what was decided."""
     _require(case, "signed", "in_progress", "suspended", doing="hold a joint consultation on")
+    unknown = [c for c in bodies if c not in county.bodies]
+    if unknown:
+        raise Invalid({"bodies": f"unknown bodies {', '.join(unknown)}"})
     case["consultations"] += 1
     return [fact("case.consulted", case, convened_by=convened_by, bodies=bodies, attendees=attendees,
                  decision=decision)]
@@ -194,8 +215,10 @@ def follow_up(case, rating, note, who, now):
 
 
 def _replied_at(case):
-    decided = [r for r in case["reviews"] if r.get("decided_at")]
-    return datetime.fromisoformat(decided[-1]["decided_at"] if decided else case["resolution"]["at"])
+    """The latest reply: the resolution's, or a review decision's if it came later (after a
+    redo the case is resolved again, later than the decision that reopened it)."""
+    decided = [r["decided_at"] for r in case["reviews"] if r.get("decided_at")]
+    return max(datetime.fromisoformat(t) for t in [case["resolution"]["at"], *decided])
 
 
 def request_review(case, reason, now):
@@ -226,7 +249,7 @@ def decide_review(case, decision, reply, who, now):
     review.update(decided_at=now.isoformat(), decision=decision, reply=reply, by=who.subject)
     facts = [fact("case.review_decided", case, stage=review["stage"], decision=decision, reply=reply)]
     if decision == "redo":
-        case.update(status="in_progress", resolution=None, follow_up=None)
+        case.update(status="in_progress", resolution=None, follow_up=None, extension=None)  # handled anew
         return facts + [fact("case.reopened", case, reason=f"{review['stage']} decided to redo: {reply}")]
     case["status"] = "followed_up"
     if review["stage"] == "re_review":
@@ -251,6 +274,10 @@ def close(case, now, final=False):
 def reassess_risk(case, county, rules, now, by="rules", level=None, reason=None):
     """Re-evaluate the colour from the rules, which only ever raise it, or set it as staff with
     a reason (up or down); responsibility follows the colour."""
+    if case["status"] in ("closed", "not_accepted"):
+        if by == "rules":
+            return []
+        raise Refused(f"the case is {case['status']}; its risk no longer changes")
     if by == "rules":
         facts = routing_rules.facts_of(county, {**case, "age_days": (now - case["registered_at"]).days})
         new, reasons = routing_rules.assess_risk(rules, facts)
@@ -279,6 +306,7 @@ def _responsibility(case, county):
     """yellow: a leader takes the case; red: a leader owns it (包案), the township's political-
     legal member and governance center are named and the county is told."""
     if case["risk"] == "blue":
+        case.update(leader=None, responsible=None)  # back to the owning body alone
         return None
     duty = "township_head" if case["risk"] == "yellow" else "party_secretary"
     leader = county.leader_with_duty(duty, case["location"])
@@ -298,8 +326,11 @@ def _responsibility(case, county):
 
 def escalate(case, county, rules, why, now, by="rules"):
     """Send the case up one tier (village → township → county) to the body the escalation rules
-    name; it must be signed for again there. At the county tier there is nowhere higher."""
-    _require(case, "assigned", "signed", "in_progress", "suspended", "returned", doing="escalate")
+    name; it must be signed for again there (an accepted case is then handled on at once, and a
+    suspended one's clock runs again). At the county tier there is nowhere higher."""
+    _require(case, *HANDLING, doing="escalate")
+    if case.get("tier") is None:
+        raise Refused("no body has had the case yet: the dispatcher assigns it first")
     target = routing_rules.escalation_target(county, rules, case["township"], case["tier"])
     if target is None:
         raise Refused(f"the case is at the {case['tier']} tier; there is no higher tier to send it to")
@@ -328,6 +359,7 @@ def raise_whistle(case, county, body_codes, reason, who, now):
 
 def answer_whistle(case, whistle, body_code, who, now):
     """A named body reports; when all have, the whistle is answered."""
+    _require(case, *HANDLING, doing="report to a whistle on")
     if whistle["status"] != "open":
         raise Refused(f"the whistle is {whistle['status']}")
     if body_code not in whistle["reports"]:
@@ -342,3 +374,39 @@ def answer_whistle(case, whistle, body_code, who, now):
         whistle["status"] = "answered"
         facts.append(fact("case.whistle_answered", case, whistle_id=whistle["id"]))
     return facts
+
+
+def close_whistles(case, whistles, now):
+    """A case no longer in handling ends its open whistles: nobody need report any more."""
+    if case["status"] in HANDLING:
+        return []
+    ended = [w for w in whistles if w["status"] == "open"]
+    for w in ended:
+        w.update(status="closed", closed_at=now.isoformat())
+    return ended
+
+
+# --- deadlines missed and cases no rule can place -------------------------------------------
+
+def deadline_missed(case, county, rules, policy, due_at, now, whistle=None):
+    """The first overdue notice of a deadline (SPEC 1.3): a case still in handling is marked
+    overdue, its risk re-evaluated and it is sent up one tier; an unanswered whistle is marked
+    escalated. At the county tier there is nowhere higher: the notice and the risk remain."""
+    if case["status"] not in HANDLING:
+        return []
+    if whistle is not None:
+        whistle["status"] = "escalated"
+    case["overdue"] = True
+    facts = reassess_risk(case, county, rules, now)
+    try:
+        facts += escalate(case, county, rules, f"deadline {policy} missed (due {due_at})", now)
+    except Refused:
+        pass
+    return facts
+
+
+def unroutable(case, why, now):
+    """No rule found a body (a county file without the body a rule needs, a place unknown to
+    it): the case goes to the dispatcher (综治中心), who assigns it by hand."""
+    case.update(status="returned", unroutable=why)  # not a body's return: it counts toward no leader rule
+    return [fact("case.returned", case, body=None, reason=why, returns=0, decided_by="dispatcher")]

@@ -18,6 +18,10 @@ class RulesError(ValueError):
     pass
 
 
+class NoRoute(LookupError):
+    """No rule finds a body for the case (or its place is unknown): the dispatcher decides."""
+
+
 @dataclass(frozen=True)
 class Selector:
     kind: str | None = None
@@ -152,7 +156,9 @@ def _selector(s, entry, fail):
 
 def facts_of(county, case):
     """What the rules look at, from a routing case record."""
-    place = county.nodes[case["location"]]
+    place = county.nodes.get(case["location"])
+    if place is None:
+        raise NoRoute(f"place {case['location']} of case {case.get('number')} is not in the county file")
     if place.level == "grid":
         place = county.nodes[place.parent]
     return {
@@ -218,10 +224,6 @@ class Decision:
     @property
     def reason(self):
         return f"rule {self.rule}: {self.why}; lead {self.lead.code} ({self.lead.name})"
-
-
-class NoRoute(LookupError):
-    pass
 
 
 def explain(county, rules, case):

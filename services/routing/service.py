@@ -5,8 +5,7 @@ import uuid
 from datetime import datetime, timezone
 
 from fengqiao import deadline_store
-from fengqiao import deadlines as deadline_rules
-from fengqiao.county import CountyConfig, ReloadingFile
+from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
@@ -30,7 +29,7 @@ class RoutingService(BackboneService):
     name = "routing"
     county = CountyConfig()
     rules = ReloadingFile("RULES_FILE", routing_rules.load, "rules")
-    deadlines = ReloadingFile("DEADLINES_FILE", deadline_rules.load, "deadlines")
+    deadlines = DeadlinesConfig("handling", "whistle_report")  # the policies routing names
 
     # --- events -------------------------------------------------------------------------
 
@@ -42,10 +41,17 @@ class RoutingService(BackboneService):
         now = _now()
         case = domain.new_case(data, datetime.fromisoformat(data["registered_at"]))
         case["correlationid"] = event["correlationid"]
-        facts = domain.reassess_risk(case, self.county, self.rules, now)  # the rules look at the colour
-        facts += domain.assign(case, routing_rules.route(self.county, self.rules, case), now)
         with self.db.transaction() as tx:
-            if tx.already_handled(event) or not store.insert_case(tx, case):
+            if tx.already_handled(event):
+                return
+            for repeat in store.take_early_repeats(tx, case["id"]):  # they overtook the registration
+                domain.repeat_petition(case, self.county, self.rules, repeat["repeat_count"], repeat["petitioners"], now)
+            try:
+                facts = domain.reassess_risk(case, self.county, self.rules, now)  # the rules look at the colour
+                facts += domain.assign(case, routing_rules.route(self.county, self.rules, case), now)
+            except routing_rules.NoRoute as exc:
+                facts = domain.unroutable(case, str(exc), now)
+            if not store.insert_case(tx, case):
                 return
             self._started(tx, case, "case.registered", case["registered_at"])
             self._record(tx, case, facts, now)
@@ -57,10 +63,11 @@ class RoutingService(BackboneService):
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
-            case = store.lock_case_by_id(tx, event["data"]["case_id"])
-            if case is None:
-                return  # a guided case: routing never took it
             data = event["data"]
+            case = store.lock_case_by_id(tx, data["case_id"])
+            if case is None:  # its registration is still on its way (another queue), or it was guided
+                store.hold_early_repeat(tx, data["case_id"], data["repeat_count"], len(data["petitioners"]))
+                return
             self._record(tx, case, domain.repeat_petition(case, self.county, self.rules, data["repeat_count"],
                                                           len(data["petitioners"]), now), now)
 
@@ -70,34 +77,19 @@ class RoutingService(BackboneService):
         with SKIP LOCKED); a first missed deadline escalates the case one tier and raises risk."""
         now = _now()
         with self.db.transaction() as tx:
-            for due in deadline_store.claim_due(tx, now, self.deadlines.policies, self.deadlines.calendar):
-                if due.kind == "overdue":
-                    tx.emit("deadline.overdue", due.data, subject=due.data["case_id"],
-                            correlationid=due.deadline["correlationid"])
-                    if due.key == 0:
-                        self._missed(tx, due.deadline, now)
-                else:
-                    tx.emit("deadline.due_soon", due.data, subject=due.data["case_id"],
-                            correlationid=due.deadline["correlationid"])
-                deadline_store.mark_sent(tx, due)
+            deadline_store.sweep(tx, now, self.deadlines, react=lambda due: self._missed(tx, due, now))
 
-    def _missed(self, tx, deadline, now):
-        case_number = deadline["owner_number"]
-        case = store.lock_case(tx, case_number)
-        if case is None or case["status"] in ("closed", "not_accepted", "resolved", "followed_up"):
+    def _missed(self, tx, due, now):
+        if due.kind != "overdue" or not due.first:
             return
-        facts = []
-        if deadline["policy"] == "whistle_report":
-            whistle = store.lock_whistle(tx, deadline["owner_id"])
-            whistle["status"] = "escalated"
+        deadline = due.deadline
+        case = store.lock_case(tx, deadline["owner_number"], nowait=True)  # never wait holding deadline rows
+        if case is None:
+            return
+        whistle = store.lock_whistle(tx, deadline["owner_id"], nowait=True) if deadline["policy"] == "whistle_report" else None
+        facts = domain.deadline_missed(case, self.county, self.rules, deadline["policy"], due.data["due_at"], now, whistle)
+        if whistle is not None:
             store.save_whistle(tx, whistle)
-        case["overdue"] = True
-        facts += domain.reassess_risk(case, self.county, self.rules, now)
-        try:
-            facts += domain.escalate(case, self.county, self.rules,
-                                     f"deadline {deadline['policy']} missed (due {deadline['due_at']})", now)
-        except domain.Refused:
-            pass  # at the county tier already: the overdue notice and the risk are what remain
         self._record(tx, case, facts, now)
 
     # --- commands -------------------------------------------------------------------------
@@ -140,12 +132,10 @@ class RoutingService(BackboneService):
            summary="Extend the handling deadline once, by at most 30 days (延期)")
     def extend(self, request, number):
         body = load_body(request, ExtendSchema())
-        if self.county.person(body["approver"]) is None:
-            raise invalid({"approver": "unknown staff id"})
         max_days = self.deadlines.policies["handling"].max_extension_days
 
         def work(tx, case, now):
-            facts = domain.extend(case, body["days"], max_days, body["approver"], body["reason"], now)
+            facts = domain.extend(case, self.county, body["days"], max_days, body["approver"], body["reason"], now)
             deadline_store.extend(tx, case["id"], "handling", body["days"], self.deadlines.calendar)
             return facts
         return self._command(number, work)
@@ -166,11 +156,8 @@ class RoutingService(BackboneService):
            summary="Record a joint consultation (联席会议): who attended, what was decided")
     def consult(self, request, number):
         body = load_body(request, ConsultSchema())
-        unknown = [c for c in body["bodies"] if c not in self.county.bodies]
-        if unknown:
-            raise invalid({"bodies": f"unknown bodies {', '.join(unknown)}"})
         return self._command(number, lambda tx, case, now: domain.consult(
-            case, principal(request).subject, body["bodies"], body["attendees"], body["decision"], now))
+            case, self.county, principal(request).subject, body["bodies"], body["attendees"], body["decision"], now))
 
     @route("POST", "/cases/<number>/resolve", roles=HANDLERS, request_schema=ResolveSchema,
            example=EXAMPLES["resolve"], response_schema=CaseSchema,
@@ -299,6 +286,9 @@ class RoutingService(BackboneService):
         for f in facts:
             tx.emit(f.type, f.data, subject=str(case["id"]), correlationid=case["correlationid"])
             self._started(tx, case, f.type, now)
+        for whistle in domain.close_whistles(case, store.open_whistles(tx, case["id"]), now):
+            store.save_whistle(tx, whistle)
+            deadline_store.stop(tx, whistle["id"], "whistle_report", now)
 
     def _started(self, tx, case, event_type, at):
         deadline_store.apply_event(tx, self.deadlines.policies, self.deadlines.calendar, self._owner(case),

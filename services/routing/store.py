@@ -42,9 +42,11 @@ def _case_of(row):
     return case
 
 
-def lock_case(tx, number):
-    """The case for a command, locked until the transaction ends (commands on one case queue)."""
-    return _case_of(tx.execute("SELECT * FROM cases WHERE number = %s FOR UPDATE", (number,)).fetchone())
+def lock_case(tx, number, nowait=False):
+    """The case for a command, locked until the transaction ends (commands on one case queue).
+    `nowait`: refuse at once (psycopg LockNotAvailable) rather than wait for another holder."""
+    return _case_of(tx.execute("SELECT * FROM cases WHERE number = %s FOR UPDATE" + (" NOWAIT" if nowait else ""),
+                               (number,)).fetchone())
 
 
 def lock_case_by_id(tx, case_id):
@@ -60,8 +62,9 @@ def insert_whistle(tx, whistle):
                (whistle["id"], whistle["case_id"], whistle["status"], whistle["raised_at"], _json(whistle)))
 
 
-def lock_whistle(tx, whistle_id):
-    row = tx.execute("SELECT record FROM whistles WHERE id = %s FOR UPDATE", (whistle_id,)).fetchone()
+def lock_whistle(tx, whistle_id, nowait=False):
+    row = tx.execute("SELECT record FROM whistles WHERE id = %s FOR UPDATE" + (" NOWAIT" if nowait else ""),
+                     (whistle_id,)).fetchone()
     return dict(row["record"]) if row else None
 
 
@@ -73,3 +76,20 @@ def save_whistle(tx, whistle):
 def whistles_of(tx, case_id):
     return [r["record"] for r in tx.execute("SELECT record FROM whistles WHERE case_id = %s ORDER BY raised_at",
                                             (case_id,))]
+
+
+def open_whistles(tx, case_id):
+    return [dict(r["record"]) for r in tx.execute(
+        "SELECT record FROM whistles WHERE case_id = %s AND status = 'open' ORDER BY raised_at FOR UPDATE", (case_id,))]
+
+
+def hold_early_repeat(tx, case_id, repeat_count, petitioners):
+    """Keep a repeat petition that arrived before its case's registration (they travel on
+    separate queues); the registration applies it. A guided case's repeats stay here unused."""
+    tx.execute("INSERT INTO early_repeats (case_id, repeat_count, petitioners) VALUES (%s, %s, %s)",
+               (case_id, repeat_count, petitioners))
+
+
+def take_early_repeats(tx, case_id):
+    return tx.execute("DELETE FROM early_repeats WHERE case_id = %s RETURNING repeat_count, petitioners",
+                      (case_id,)).fetchall()

@@ -23,6 +23,7 @@ def token(*roles, scope="SH", who="tester"):
 
 
 HANDLER, CLERK, LEADER = token("handler"), token("clerk"), token("leader", who="QS-leader")
+DIRECTOR = token("leader", scope="QS", who="QS-SUNLP")  # the governance-center director of QS
 
 
 def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
@@ -158,7 +159,8 @@ def test_a_return_then_a_second_return_goes_to_the_leader(routing, amqp_uri):
     post(base, n, "return", {"reason": "应由自然资源所办理"})
     refused = post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, CLERK)
     assert refused.status_code == 409 and "leader decides" in refused.json()["detail"]
-    assert post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, LEADER).json()["body"] == "QS-LAND"
+    assert post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, LEADER).status_code == 409
+    assert post(base, n, "assign", {"body": "QS-LAND", "reason": "转自然资源所"}, DIRECTOR).json()["body"] == "QS-LAND"
 
 
 def test_a_whistle_answered_and_one_left_unanswered(routing, amqp_uri):
@@ -188,8 +190,8 @@ def test_an_overdue_case_escalates_exactly_once_with_two_replicas(run_service, f
     replicas = [run_service(service_class, url, DEADLINE_SWEEP_SECONDS=0.1) for _ in range(2)]
     base = f"http://127.0.0.1:{web_port(replicas[0])}"
     arrive(base, amqp_uri)
-    with pool_of(url) as pool, pool.connection() as conn:  # the sign window passed unsigned
-        conn.execute("UPDATE deadlines SET due_at = now() - interval '1 minute', next_alert_at = now() WHERE policy = 'sign'")
+    with pool_of(url) as pool, pool.connection() as conn:  # the sign window passed unsigned, two days ago
+        conn.execute("UPDATE deadlines SET due_at = now() - interval '2 days', next_alert_at = now() WHERE policy = 'sign'")
         conn.commit()
     eventually(lambda: "case.escalated" in outbox_types(url))
     time.sleep(1)  # both replicas sweep several more times
@@ -202,4 +204,28 @@ def test_an_overdue_case_escalates_exactly_once_with_two_replicas(run_service, f
     assert_in_catalog(events)
     [overdue] = [e for e in events if e["type"] == "deadline.overdue"]
     assert overdue["subject"] == overdue["data"]["case_id"] == CASE_ID and overdue["data"]["policy"] == "sign"
+    assert overdue["data"]["days_overdue"] == 2  # a late sweep: one notice, the current day, and still the escalation
     assert overdue["correlationid"] == "corr-QS-2026-000001"
+
+
+def repeat_linked(repeat_count=1, petitioners=1, case_id=CASE_ID, number="QS-2026-000001"):
+    data = {"case_id": case_id, "number": number, "channel": "visit", "received_at": "2026-11-21T01:00:00+00:00",
+            "repeat_count": repeat_count, "petitioners": [{"name": f"村民{i}"} for i in range(petitioners)]}
+    return new_event("intake", "case.repeat_linked", data, subject=case_id, correlationid=f"corr-{number}")
+
+
+def test_a_repeat_petition_that_overtakes_its_registration_still_counts(routing, amqp_uri):
+    base, _ = routing
+    publish(amqp_uri, repeat_linked(repeat_count=1, petitioners=21))  # e.g. routing was down; queues drain in any order
+    time.sleep(0.5)
+    case = arrive(base, amqp_uri)
+    assert (case["repeat_count"], case["risk"]) == (1, "red")  # 21 people came back: red
+    assert case["body"] == "QS-JUDICIAL"  # not 小事不出村: red and many people
+
+
+def test_a_case_at_a_place_the_county_file_does_not_know_goes_to_the_dispatcher(routing, amqp_uri):
+    base, url = routing
+    case = arrive(base, amqp_uri, location="QS99")
+    assert case["status"] == "returned" and case["body"] is None
+    assert outbox_types(url) == ["case.returned"]
+    assert post(base, "QS-2026-000001", "assign", {"body": "QS-JUDICIAL", "reason": "人工分派"}, CLERK).json()["status"] == "assigned"

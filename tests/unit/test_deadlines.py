@@ -4,10 +4,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from fengqiao import catalog, deadlines
 from fengqiao.config import REPO_ROOT
-from fengqiao.deadlines import Policy
+from fengqiao.deadlines import ConfigError, Policy
 
 SHIPPED = deadlines.load(REPO_ROOT / "deploy" / "county" / "deadlines.yaml")
 CAL = SHIPPED.calendar
@@ -197,7 +198,7 @@ def test_shipped_policies():
     assert p["sign"].starts_on == ("case.assigned",) and {"case.signed", "case.returned"} <= set(p["sign"].stops_on)
     assert p["acceptance"].starts_on == ("case.registered",)
     assert {"case.accepted", "case.not_accepted"} <= set(p["acceptance"].stops_on)
-    assert p["handling"].pauses_on == ("case.suspended",) and p["handling"].resumes_on == ("case.resumed",)
+    assert p["handling"].pauses_on == ("case.suspended",) and p["handling"].resumes_on == ("case.resumed", "case.escalated")
     assert p["review_decision"].starts_on == ("case.review_requested",)
     assert [r.key for r in p["handling"].reminders] == ["50%", "80%", "1d"]
     for name in ("mediation_ordinary", "mediation_complex"):
@@ -239,3 +240,13 @@ def test_reminders_are_configurable():
     parsed = deadlines.parse({"policies": {"p": {**MINIMAL, "reminders": ["90%", "4h"]}}}, "x.yaml")
     reminders = parsed.policies["p"].reminders
     assert [(r.key, r.fraction, r.before) for r in reminders] == [("90%", 0.9, None), ("4h", None, timedelta(hours=4))]
+
+
+def test_a_file_without_a_policy_the_service_names_is_refused(tmp_path):
+    raw = yaml.safe_load((REPO_ROOT / "deploy/county/deadlines.yaml").read_text(encoding="utf-8"))
+    del raw["policies"]["whistle_report"]
+    path = tmp_path / "deadlines.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"deadlines\.yaml: policies: missing whistle_report"):
+        deadlines.load(path, required=("handling", "whistle_report"))
+    assert "handling" in deadlines.load(path, required=("handling",)).policies

@@ -7,6 +7,7 @@ import pytest
 from fengqiao.auth import Principal
 from fengqiao.config import REPO_ROOT
 from fengqiao.county import load as load_county
+from fengqiao.deadlines import load as load_deadlines
 from services.routing import domain, rules
 
 COUNTY = load_county(REPO_ROOT / "deploy/county/sample-county.yaml")
@@ -15,6 +16,7 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 HANDLER = Principal("QS01-handler", ("handler",), "QS01")
 CLERK = Principal("QS-clerk", ("clerk",), "QS")
 LEADER = Principal("QS-leader", ("leader",), "QS")
+DIRECTOR = Principal("QS-SUNLP", ("leader",), "QS")  # 综治中心主任 of QS in the sample county
 
 
 def registered(**over):
@@ -79,12 +81,13 @@ def test_a_return_goes_to_the_dispatcher_and_a_second_to_the_governance_center_l
     second = domain.return_case(case, COUNTY, "应由自然资源所办理", HANDLER, T0)
     director = COUNTY.leader_with_duty("governance_center_director", "QS01")
     assert second[0].data["returns"] == 2 and second[0].data["decided_by"] == director.id
-    with pytest.raises(domain.Refused, match="governance-center leader decides"):
-        domain.reassign(case, COUNTY, "QS-LAND", "转自然资源所", CLERK, T0)
-    assert types(domain.reassign(case, COUNTY, "QS-LAND", "转自然资源所", LEADER, T0)) == ["case.assigned"]
+    for someone_else in (CLERK, LEADER):  # only the director named may decide now
+        with pytest.raises(domain.Refused, match="governance-center leader decides"):
+            domain.reassign(case, COUNTY, "QS-LAND", "转自然资源所", someone_else, T0)
+    assert types(domain.reassign(case, COUNTY, "QS-LAND", "转自然资源所", DIRECTOR, T0)) == ["case.assigned"]
     domain.return_case(case, COUNTY, "不属自然资源所职责", HANDLER, T0)
     with pytest.raises(domain.Invalid):
-        domain.reassign(case, COUNTY, "NOPE", "无此单位", LEADER, T0)
+        domain.reassign(case, COUNTY, "NOPE", "无此单位", DIRECTOR, T0)
     assert case["status"] == "returned"
 
 
@@ -101,10 +104,12 @@ def test_not_accepted_names_the_lawful_route_and_can_then_be_closed():
 def test_one_extension_of_at_most_the_maximum():
     case = in_progress()
     with pytest.raises(domain.Invalid):
-        domain.extend(case, 31, 30, "QS-leader", "需鉴定", T0)
-    assert domain.extend(case, 30, 30, "QS-leader", "需鉴定", T0)[0].data["days"] == 30
+        domain.extend(case, COUNTY, 31, 30, "QS-LIUXF", "需鉴定", T0)
+    with pytest.raises(domain.Invalid, match="not a leader"):
+        domain.extend(case, COUNTY, 30, 30, "QS-HUANGWD", "需鉴定", T0)  # a handler cannot approve
+    assert domain.extend(case, COUNTY, 30, 30, "QS-LIUXF", "需鉴定", T0)[0].data["days"] == 30
     with pytest.raises(domain.Refused, match="extended once already"):
-        domain.extend(case, 5, 30, "QS-leader", "再延", T0)
+        domain.extend(case, COUNTY, 5, 30, "QS-LIUXF", "再延", T0)
 
 
 def test_suspend_and_resume():
@@ -128,7 +133,9 @@ def test_a_red_case_needs_a_joint_consultation_before_it_is_resolved():
     assert case["risk"] == "red"
     with pytest.raises(domain.Refused, match="joint consultation"):
         domain.resolve(case, "demand_met", "答复", HANDLER, T0)
-    domain.consult(case, "QS-leader", ["QS-JUDICIAL", "QS-POLICE"], ["刘建国"], "司法所牵头", T0)
+    with pytest.raises(domain.Invalid):
+        domain.consult(case, COUNTY, "QS-leader", ["QS-NOPE"], ["刘建国"], "司法所牵头", T0)
+    domain.consult(case, COUNTY, "QS-leader", ["QS-JUDICIAL", "QS-POLICE"], ["刘建国"], "司法所牵头", T0)
     assert types(domain.resolve(case, "demand_met", "答复", HANDLER, T0)) == ["case.resolved"]
 
 
@@ -223,3 +230,151 @@ def test_a_whistle_is_answered_when_every_named_body_has_reported():
         domain.answer_whistle(case, whistle, "QS-POLICE", HANDLER, T0)
     last = domain.answer_whistle(case, whistle, "QS-ENFORCE", HANDLER, T0)
     assert types(last) == ["case.whistle_reported", "case.whistle_answered"] and whistle["status"] == "answered"
+
+
+# --- the deadlines each step leaves running (the facts fed through the shipped policies) ----------
+
+DEADLINES = load_deadlines(REPO_ROOT / "deploy/county/deadlines.yaml")
+
+
+class Clocks:
+    """Which policies run, and which are paused, after feeding facts in as the service does."""
+
+    def __init__(self):
+        self.running, self.paused = set(), set()
+
+    def feed(self, facts):
+        for f in facts:
+            for action, policy in DEADLINES.actions_for(f.type):
+                name = policy.name
+                if action == "start":
+                    self.running.add(name)
+                elif action == "stop":
+                    self.running.discard(name), self.paused.discard(name)
+                elif action == "pause" and name in self.running:
+                    self.paused.add(name)
+                elif action == "resume":
+                    self.paused.discard(name)
+        return self
+
+
+def test_each_step_starts_and_stops_the_right_clocks():
+    case, facts = registered()
+    clocks = Clocks().feed([domain.Fact("case.registered", {})] + facts)
+    assert clocks.running == {"acceptance", "sign"}
+    clocks.feed(domain.sign(case, HANDLER, T0) + domain.accept(case, HANDLER, T0))
+    assert clocks.running == {"handling"}
+    clocks.feed(domain.resolve(case, "demand_met", "答复", HANDLER, T0))
+    assert clocks.running == {"follow_up"}
+    clocks.feed(domain.follow_up(case, "satisfied", None, CLERK, T0) + domain.close(case, T0))
+    assert clocks.running == set()
+
+
+def test_not_accepting_leaves_no_clock_running():
+    case, facts = registered()
+    clocks = Clocks().feed([domain.Fact("case.registered", {})] + facts + domain.sign(case, HANDLER, T0))
+    clocks.feed(domain.not_accept(case, COUNTY, "已起诉", "litigation", HANDLER, T0))
+    assert clocks.running == set()
+
+
+def test_a_suspended_case_sent_up_a_tier_runs_again_and_is_not_accepted_twice():
+    case, facts = registered()
+    clocks = Clocks().feed(facts + domain.sign(case, HANDLER, T0) + domain.accept(case, HANDLER, T0))
+    clocks.feed(domain.suspend(case, "等待鉴定", T0))
+    assert clocks.paused == {"handling"}
+    clocks.feed(domain.escalate(case, COUNTY, RULES, "超出村级权限", T0))
+    assert clocks.paused == set() and clocks.running == {"handling", "sign"}
+    signed = domain.sign(case, HANDLER, T0)
+    assert case["status"] == "in_progress" and signed[0].data["status"] == "in_progress"
+    assert clocks.feed(signed).running == {"handling"}
+    case["status"] = "signed"  # even were it signed only, acceptance is decided once
+    with pytest.raises(domain.Refused, match="accepted already"):
+        domain.not_accept(case, COUNTY, "x", "litigation", HANDLER, T0)
+
+
+# --- what the first review found ----------------------------------------------------------------
+
+def test_escalation_from_every_handling_status_and_never_from_the_others():
+    for status in domain.HANDLING:
+        case, _ = registered()
+        case["status"] = status
+        assert types(domain.escalate(case, COUNTY, RULES, "超出权限", T0)) == ["case.escalated", "case.assigned"]
+    for status in ("resolved", "followed_up", "under_review", "closed", "not_accepted"):
+        case, _ = registered()
+        case["status"] = status
+        with pytest.raises(domain.Refused):
+            domain.escalate(case, COUNTY, RULES, "超出权限", T0)
+
+
+def test_the_dispatcher_cannot_send_an_escalated_case_back_down():
+    case, _ = registered()
+    domain.escalate(case, COUNTY, RULES, "超出村级权限", T0)
+    domain.return_case(case, COUNTY, "不属综治中心", HANDLER, T0)
+    with pytest.raises(domain.Invalid, match="village body"):
+        domain.reassign(case, COUNTY, "QS01-MEDIATION", "退回村里", CLERK, T0)
+    assert domain.reassign(case, COUNTY, "QS-JUDICIAL", "转司法所", CLERK, T0)[0].data["tier"] == "township"
+
+
+def test_after_a_redo_the_review_window_runs_from_the_new_reply():
+    case = in_progress()
+    domain.extend(case, COUNTY, 10, 30, "QS-LIUXF", "鉴定", T0)
+    domain.resolve(case, "explained", "答复", HANDLER, T0)
+    domain.follow_up(case, "unsatisfied", None, CLERK, T0)
+    domain.request_review(case, "不服", T0 + timedelta(days=5))
+    domain.decide_review(case, "redo", "重新办理", LEADER, T0 + timedelta(days=10))
+    assert case["extension"] is None  # handled anew: a new handling deadline, which may be extended once
+    replied = T0 + timedelta(days=60)
+    domain.resolve(case, "demand_met", "重新答复", HANDLER, replied)
+    domain.follow_up(case, "unsatisfied", None, CLERK, replied)
+    with pytest.raises(domain.Refused, match="may still request a review"):
+        domain.close(case, replied + timedelta(days=20))
+    assert domain.request_review(case, "仍不服", replied + timedelta(days=20))[0].data["stage"] == "re_review"
+
+
+def test_lowering_the_risk_to_blue_releases_the_leader_and_a_closed_case_keeps_its_colour():
+    case, _ = registered(petitioner_count=6)
+    assert case["leader"] is not None
+    domain.reassess_risk(case, COUNTY, RULES, T0, by="QS-leader", level="blue", reason="已化解稳控")
+    assert case["leader"] is None and case["responsible"] is None
+    domain.sign(case, HANDLER, T0)
+    domain.not_accept(case, COUNTY, "已起诉", "litigation", HANDLER, T0)
+    domain.close(case, T0)
+    with pytest.raises(domain.Refused, match="closed"):
+        domain.reassess_risk(case, COUNTY, RULES, T0, by="QS-leader", level="red", reason="x")
+    case["repeat_count"] = 9
+    assert domain.reassess_risk(case, COUNTY, RULES, T0) == []
+
+
+def test_whistles_end_with_the_handling_and_take_no_late_reports():
+    case = in_progress()
+    whistle, _ = domain.raise_whistle(case, COUNTY, ["QS-LAND"], "违建", HANDLER, T0)
+    assert domain.close_whistles(case, [whistle], T0) == []  # still in handling
+    domain.resolve(case, "demand_met", "答复", HANDLER, T0)
+    assert domain.close_whistles(case, [whistle], T0) == [whistle] and whistle["status"] == "closed"
+    with pytest.raises(domain.Refused):
+        domain.answer_whistle(case, whistle, "QS-LAND", HANDLER, T0)
+
+
+def test_a_missed_deadline_escalates_a_case_in_handling_once_and_marks_its_whistle():
+    case = in_progress()
+    whistle, _ = domain.raise_whistle(case, COUNTY, ["QS-LAND"], "违建", HANDLER, T0)
+    facts = domain.deadline_missed(case, COUNTY, RULES, "whistle_report", "2026-03-03T01:00:00+00:00", T0, whistle)
+    assert types(facts) == ["case.risk_changed", "case.escalated", "case.assigned"]
+    assert whistle["status"] == "escalated" and case["overdue"] and case["tier"] == "township"
+    assert "whistle_report missed" in facts[1].data["why"]
+    resolved = in_progress()
+    domain.resolve(resolved, "demand_met", "答复", HANDLER, T0)
+    assert domain.deadline_missed(resolved, COUNTY, RULES, "follow_up", "x", T0) == []
+
+
+def test_a_case_no_rule_can_place_goes_to_the_dispatcher():
+    case = domain.new_case({"case_id": "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10", "number": "QS-2026-000009",
+                            "township": "QS", "location": "QS99", "category": "neighbour_dispute",
+                            "channel_class": "civil_dispute", "subject": "s", "petitioner_count": 1}, T0)
+    with pytest.raises(rules.NoRoute) as err:
+        rules.route(COUNTY, RULES, case)
+    facts = domain.unroutable(case, str(err.value), T0)
+    assert types(facts) == ["case.returned"] and facts[0].data["body"] is None and "QS99" in facts[0].data["reason"]
+    with pytest.raises(domain.Refused, match="dispatcher assigns it first"):
+        domain.escalate(case, COUNTY, RULES, "x", T0)
+    assert domain.reassign(case, COUNTY, "QS-JUDICIAL", "人工分派", CLERK, T0)[0].data["body"] == "QS-JUDICIAL"
