@@ -19,6 +19,11 @@ RUN pip install .
 # --- runtime: the virtualenv plus the source tree, run as an unprivileged user -----------------
 FROM python:3.11.14-slim-bookworm AS runtime
 
+# The CJK font mediation sets its agreements (调解协议书) in (config: FENGQIAO_CJK_FONT).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 fengqiao \
  && useradd --system --uid 10001 --gid fengqiao --no-create-home --home-dir /app \
             --shell /usr/sbin/nologin fengqiao

@@ -61,6 +61,10 @@ class Calendar:
             raise ValueError(f"{moment!r} has no time zone; deadlines need aware datetimes")
         return moment.astimezone(self._tz).date()
 
+    def start_of_day(self, day):
+        """00:00 of `day` in county time (aware)."""
+        return datetime.combine(day, time(0), self._tz)
+
     def end_of_day(self, day):
         """24:00 of `day` in county time, i.e. the next local midnight (aware)."""
         return datetime.combine(day + timedelta(days=1), time(0), self._tz)

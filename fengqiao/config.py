@@ -43,6 +43,7 @@ class Settings:
     max_workers: int
     personal_data_keys: tuple
     personal_data_hash_key: str
+    cjk_font: Path
 
     def development_secrets(self):
         """Which secrets still have their published development value."""
@@ -72,6 +73,7 @@ class Settings:
             "DEADLINE_SWEEP_SECONDS": self.deadline_sweep_seconds,
             "PERSONAL_DATA_KEYS": self.personal_data_keys,
             "PERSONAL_DATA_HASH_KEY": self.personal_data_hash_key,
+            "CJK_FONT": str(self.cjk_font),
         }
 
 
@@ -105,4 +107,6 @@ def settings(service):
         personal_data_keys=tuple(k.strip() for k in _env(
             "FENGQIAO_PERSONAL_DATA_KEYS", DEVELOPMENT_PERSONAL_DATA_KEY).split(",") if k.strip()),
         personal_data_hash_key=_env("FENGQIAO_PERSONAL_DATA_HASH_KEY", "fengqiao-development-hash-key"),
+        # A TrueType CJK font for documents (Debian's fonts-wqy-zenhei; scripts/ensure-fonts.sh).
+        cjk_font=Path(_env("FENGQIAO_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")),
     )

@@ -152,6 +152,19 @@ def stop(tx, owner_id, policy_name, at):
         (at, owner_id, policy_name)).fetchone()
 
 
+def switch(tx, owner_id, old_name, policy, calendar, at):
+    """The same clock under another policy (a mediation file found complex after all): it keeps
+    its start, its pauses and its context; the due moment follows the new terms. The new row,
+    or None when no `old_name` deadline was running."""
+    row = stop(tx, owner_id, old_name, at)
+    if row is None:
+        return None
+    owner = {"id": owner_id, "number": row["owner_number"], "township": row["township"],
+             "correlationid": row["correlationid"]}
+    new = start(tx, policy, owner, row["started_at"], calendar, row["context"])
+    return _redue(tx, new, at, calendar, paused_seconds=row["paused_seconds"], paused_at=row["paused_at"])
+
+
 def apply_event(tx, policies, calendar, owner, event_type, at, context=None):
     """Start, pause, resume or stop the policies `event_type` concerns, for `owner`. Idempotent:
     starting a running deadline or stopping a stopped one changes nothing. Returns the changes
@@ -177,17 +190,20 @@ def _iso(moment):
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def active(tx_or_db, owner_id, now=None):
-    """The running deadlines of an owner, for display, earliest due first."""
-    sql = "SELECT * FROM deadlines WHERE owner_id = %s AND stopped_at IS NULL ORDER BY due_at, policy"
+def active(tx_or_db, owner_id, now=None, include_stopped=False):
+    """The running deadlines of an owner (or all it ever had), for display, earliest due first."""
+    sql = ("SELECT * FROM deadlines WHERE owner_id = %s" + ("" if include_stopped else " AND stopped_at IS NULL")
+           + " ORDER BY due_at, policy")
     if hasattr(tx_or_db, "execute"):  # a Tx or a connection
         rows = tx_or_db.execute(sql, (owner_id,)).fetchall()
     else:  # a DatabaseHandle
         rows = tx_or_db.query(sql, (owner_id,))
     now = now or _utc_now()
     return [{"policy": r["policy"], "started_at": _iso(r["started_at"]), "due_at": _iso(r["due_at"]),
+             **({"stopped_at": r["stopped_at"] and _iso(r["stopped_at"])} if include_stopped else {}),
              "paused": r["paused_at"] is not None, "extension_days": r["extension_days"],
-             "share_used": round(dl.share_used(r, now), 3)} for r in rows]
+             # a clock that starts later (an agreement's performance check) has used nothing yet
+             "share_used": max(round(dl.share_used(r, now), 3), 0.0)} for r in rows]
 
 
 # --- the sweep ----------------------------------------------------------------------------

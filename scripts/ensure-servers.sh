@@ -34,6 +34,9 @@ if ! command -v rabbitmqctl >/dev/null 2>&1; then
 fi
 if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
   echo "starting RabbitMQ…"
+  # Every quorum queue holds file handles; with the usual soft limit of 1024 a broker with a few
+  # hundred queues stops accepting connections. Start it with the hard limit.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   as_root rabbitmq-server -detached || true
 fi
 # -detached returns before the node has registered with epmd, and await_startup fails at once
@@ -43,6 +46,11 @@ for _ in $(seq 1 90); do
   sleep 1
 done
 as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null
+# --fresh-test-vhost (make test): the tests' vhost starts empty, so queues left by an interrupted
+# run never pile up (a few hundred quorum queues exhaust the broker's file handles).
+if [ "${1:-}" = "--fresh-test-vhost" ]; then
+  as_root rabbitmqctl -q delete_vhost fengqiao_test >/dev/null 2>&1 || true
+fi
 for vhost in fengqiao fengqiao_test fengqiao_bench; do
   as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
   as_root rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null

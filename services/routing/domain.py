@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fengqiao.auth import Principal
 from services.routing import rules as routing_rules
 
 OUTCOMES = {  # 三到位一处理: each resolution is one of these, with its written reply
@@ -83,7 +84,8 @@ def assign(case, decision, now, by="rules"):
                 confidential=decision.confidential, assigned_at=now)
     return [fact("case.assigned", case, body=decision.lead.code, body_name=decision.lead.name,
                  body_level=decision.lead.level, tier=decision.tier, co_bodies=case["co_bodies"],
-                 rule=decision.rule, reason=decision.reason, assigned_by=by)]
+                 rule=decision.rule, reason=decision.reason, assigned_by=by, channel_class=case["channel_class"],
+                 category=case["category"])]
 
 
 def reassign(case, county, body_code, reason, who, now):
@@ -410,3 +412,31 @@ def unroutable(case, why, now):
     it): the case goes to the dispatcher (综治中心), who assigns it by hand."""
     case.update(status="returned", unroutable=why)  # not a body's return: it counts toward no leader rule
     return [fact("case.returned", case, body=None, reason=why, returns=0, decided_by="dispatcher")]
+
+
+# --- mediation (调解) -------------------------------------------------------------------------------
+
+def mediation_concluded(case, county, rules, data, now):
+    """A mediation file on the case concluded (mediation.concluded). An agreement resolves the
+    case — the mediation was the body's handling, so an unsigned or unaccepted case is signed
+    for and accepted first (a red case still waits for its joint consultation). A failed village
+    mediation sends the case up to the township (小事不出村, 大事不出镇); elsewhere the body
+    decides what follows a failure, and a withdrawal changes nothing."""
+    if case["status"] not in HANDLING or case["status"] == "returned":
+        return []
+    mediation = Principal(f"mediation {data['file_number']}", (), case["township"])
+    if data["outcome"] == "no_agreement" and case["tier"] == "village":
+        return escalate(case, county, rules, f"village mediation {data['file_number']} failed; the parties were "
+                        f"guided to {data['guided_to_label']}", now, by=mediation.subject)
+    if data["outcome"] != "agreement":
+        return []
+    step = {"assigned": sign, "signed": accept, "suspended": lambda c, w, n: resume(c, n)}
+    facts = []
+    while case["status"] in step:
+        facts += step[case["status"]](case, mediation, now)
+    terms = "；".join(f"{t['party']}于{t['due']}前{t['obligation']}" for t in data["terms"])
+    try:
+        facts += resolve(case, "demand_met", f"经调解达成协议（{data['file_number']}）：{terms}。", mediation, now)
+    except Refused:
+        pass  # a red case: resolved by its leader after the joint consultation
+    return facts

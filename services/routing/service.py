@@ -71,6 +71,17 @@ class RoutingService(BackboneService):
             self._record(tx, case, domain.repeat_petition(case, self.county, self.rules, data["repeat_count"],
                                                           len(data["petitioners"]), now), now)
 
+    @event_handler(("mediation", "mediation.concluded"))
+    def follow_mediation(self, event):
+        """A mediation that ends in agreement resolves the case; a failed village one goes up."""
+        now = _now()
+        with self.db.transaction() as tx:
+            if tx.already_handled(event):
+                return
+            case = store.lock_case_by_id(tx, event["data"]["case_id"])
+            if case is not None:
+                self._record(tx, case, domain.mediation_concluded(case, self.county, self.rules, event["data"], now), now)
+
     @every("DEADLINE_SWEEP_SECONDS", default=5)
     def sweep_deadlines(self):
         """Reminders and overdue notices, each once even with several replicas (rows claimed

@@ -4,6 +4,7 @@ commands change nothing; deadlines are swept on a timer and an overdue case esca
 once with two replicas running."""
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -27,10 +28,12 @@ DIRECTOR = token("leader", scope="QS", who="QS-SUNLP")  # the governance-center 
 
 
 def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
+    # registered now: a case registered days ago would owe acceptance reminders at once
+    now = datetime.now(timezone.utc).isoformat()
     data = {"case_id": case_id, "number": number, "channel": "visit", "location": "QS01", "township": "QS",
             "category": "neighbour_dispute", "channel_class": "civil_dispute", "subject": "院墙占道",
-            "description": "邻居扩建院墙占用通道", "received_at": "2026-11-20T01:00:00+00:00",
-            "registered_at": "2026-11-20T01:00:00+00:00", "anonymous": False, "collective": False,
+            "description": "邻居扩建院墙占用通道", "received_at": now,
+            "registered_at": now, "anonymous": False, "collective": False,
             "petitioner_count": 1, "petitioners": [], "details": {}, "proposed_channel_class": "civil_dispute",
             "guided_to": None, **over}
     return new_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
@@ -229,3 +232,41 @@ def test_a_case_at_a_place_the_county_file_does_not_know_goes_to_the_dispatcher(
     assert case["status"] == "returned" and case["body"] is None
     assert outbox_types(url) == ["case.returned"]
     assert post(base, "QS-2026-000001", "assign", {"body": "QS-JUDICIAL", "reason": "人工分派"}, CLERK).json()["status"] == "assigned"
+
+
+def concluded(outcome, **data):
+    base = {"file_id": "5b7d3c1a-2e4f-4a6b-8c9d-0e1f2a3b4c5d", "file_number": "QS-2026-000001-M1", "case_id": CASE_ID,
+            "number": "QS-2026-000001", "township": "QS", "file_status": "concluded", "outcome": outcome, "note": None,
+            "mediators": ["QS-XUCS"], "concluded_by": "QS-XUCS", **data}
+    return new_event("mediation", "mediation.concluded", base, subject=CASE_ID, correlationid="corr-QS-2026-000001")
+
+
+def test_a_mediation_agreement_resolves_the_case(routing, amqp_uri):
+    base, url = routing
+    arrive(base, amqp_uri)
+    with messaging.connect(amqp_uri) as conn:
+        exchange = messaging.event_exchange("mediation")
+        event = concluded("agreement", facts="占道", judicial_confirmation=False, performance_due="2026-12-20",
+                          terms=[{"party": "李某某", "obligation": "拆除占道院墙", "due": "2026-12-20"}])
+        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
+                                content_type="application/json", delivery_mode=2, declare=[exchange])
+    case = eventually(lambda: (c := requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json())["status"]
+                      == "resolved" and c)
+    assert "李某某于2026-12-20前拆除占道院墙" in case["resolution"]["reply"]
+    assert case["resolution"]["by"] == "mediation QS-2026-000001-M1"
+    assert outbox_types(url) == ["case.assigned", "case.signed", "case.accepted", "case.resolved"]
+    assert [d["policy"] for d in case["deadlines"]] == ["follow_up"]
+
+
+def test_a_failed_village_mediation_goes_up_to_the_township(routing, amqp_uri):
+    base, url = routing
+    arrive(base, amqp_uri)
+    with messaging.connect(amqp_uri) as conn:
+        exchange = messaging.event_exchange("mediation")
+        event = concluded("no_agreement", guided_to="litigation", guided_to_label="向人民法院提起诉讼")
+        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
+                                content_type="application/json", delivery_mode=2, declare=[exchange])
+    case = eventually(lambda: (c := requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json())["tier"]
+                      == "township" and c)
+    assert case["body"] == "QS-GOVCENTER" and "village mediation QS-2026-000001-M1 failed" in case["escalations"][0]["why"]
+    assert_in_catalog(outbox_events(url))

@@ -187,12 +187,13 @@ def test_events_map_to_actions_stops_first():
 def test_shipped_policies():
     p = SHIPPED.policies
     assert list(p) == ["sign", "acceptance", "handling", "follow_up", "review_decision", "whistle_report",
-                       "mediation_ordinary", "mediation_complex"]
+                       "mediation_ordinary", "mediation_complex", "agreement_performance"]
     terms = {name: (x.duration, x.unit) for name, x in p.items()}
     assert terms == {"sign": (1, "working_days"), "acceptance": (15, "calendar_days"),
                      "handling": (60, "calendar_days"), "follow_up": (7, "calendar_days"),
                      "review_decision": (30, "calendar_days"), "whistle_report": (24, "hours"),
-                     "mediation_ordinary": (5, "calendar_days"), "mediation_complex": (15, "calendar_days")}
+                     "mediation_ordinary": (5, "calendar_days"), "mediation_complex": (15, "calendar_days"),
+                     "agreement_performance": (3, "working_days")}
     assert p["handling"].max_extension_days == 30
     assert [x.name for x in p.values() if x.max_extension_days] == ["handling"]
     assert p["sign"].starts_on == ("case.assigned",) and {"case.signed", "case.returned"} <= set(p["sign"].stops_on)

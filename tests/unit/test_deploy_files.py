@@ -22,7 +22,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from fengqiao import metrics, migrations
+from fengqiao import config, metrics, migrations
 from fengqiao.config import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,6 +263,12 @@ def test_image_layout_has_everything_the_code_reads_from_disk(tmp_path):
     for name in SERVICES:
         expected = [n for n, _ in migrations.migration_files(ROOT / "services" / name)]
         assert seen["migrations"][name] == expected, f"{name}: migrations missing from the image"
+
+
+def test_the_image_installs_the_cjk_font_the_agreements_are_set_in():
+    runs = " ".join(args for instruction, args in runtime_stage() if instruction == "RUN")
+    assert "fonts-wqy-zenhei" in runs
+    assert str(config.settings("mediation").cjk_font).startswith("/usr/share/fonts/truetype/wqy/")
 
 
 def test_dockerignore_keeps_local_state_out():
