@@ -65,6 +65,11 @@ class Calendar:
         """00:00 of `day` in county time (aware)."""
         return datetime.combine(day, time(0), self._tz)
 
+    def month_bounds(self, year, month):
+        """[first moment, first moment of the next month) of a month in county time (aware)."""
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return self.start_of_day(date(year, month, 1)), self.start_of_day(following)
+
     def end_of_day(self, day):
         """24:00 of `day` in county time, i.e. the next local midnight (aware)."""
         return datetime.combine(day + timedelta(days=1), time(0), self._tz)

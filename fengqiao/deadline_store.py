@@ -165,6 +165,12 @@ def switch(tx, owner_id, old_name, policy, calendar, at):
     return _redue(tx, new, at, calendar, paused_seconds=row["paused_seconds"], paused_at=row["paused_at"])
 
 
+def set_context(tx, owner_id, context):
+    """What the running deadlines of an owner tell their notices (its body, its people) now."""
+    tx.execute("UPDATE deadlines SET context = %s WHERE owner_id = %s AND stopped_at IS NULL",
+               (_jsonb(context), owner_id))
+
+
 def apply_event(tx, policies, calendar, owner, event_type, at, context=None):
     """Start, pause, resume or stop the policies `event_type` concerns, for `owner`. Idempotent:
     starting a running deadline or stopping a stopped one changes nothing. Returns the changes

@@ -4,11 +4,13 @@ Pure: no framework, no SQL. The clock (5 or 15 days, paused for appraisal) is a 
 of deploy/county/deadlines.yaml, started, paused, resumed and stopped by these facts.
 
   open ─pause→ paused ─resume→ open ─conclude→ concluded (agreement | no_agreement | withdrawn)
+  open | paused ─(the case leaves the mediating body)→ concluded (transferred)
   agreement ─(performance date passes)→ check_performance (kept or not)
 """
 import uuid
-from dataclasses import dataclass
 from datetime import date
+
+from fengqiao.facts import Fact, Invalid, Refused, require
 
 # Which bodies mediate, and the kind of file a case assigned to them opens (调解类型).
 KIND_OF_BODY = {
@@ -23,41 +25,22 @@ KINDS = {"people": "人民调解", "joint": "联合调解", "administrative": "�
 COMPLEXITY_POLICY = {"ordinary": "mediation_ordinary", "complex": "mediation_complex"}  # 5 or 15 days
 PAUSE_REASONS = {"appraisal": "鉴定", "evaluation": "评估", "hearing": "评议听证"}
 PARTY_ROLES = {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"}
-LAWFUL_ROUTES = {"litigation": "向人民法院提起诉讼", "arbitration": "申请仲裁",
-                 "administrative_ruling": "申请行政裁决"}
-OUTCOMES = ("agreement", "no_agreement", "withdrawn")
+OUTCOMES = ("agreement", "no_agreement", "withdrawn")  # what mediators conclude
+TRANSFERRED = "transferred"  # the file ended because its case left the mediating body (移送)
 PERFORMANCE_POLICY = "agreement_performance"  # asks, after the agreed date, whether it was kept
-
-
-class Refused(Exception):
-    """The file's state does not allow the command (HTTP 409), with the reason."""
-
-
-class Invalid(Exception):
-    """The command names something that does not exist or does not fit (HTTP 400, by field)."""
-
-    def __init__(self, errors):
-        super().__init__(errors)
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Fact:
-    type: str
-    data: dict
 
 
 def fact(type, file, **data):
     """Every mediation event names its file and its case; `number` is the case's number, as in
-    every case event, so that the case's timeline gathers them."""
+    every case event, so that the case's timeline gathers them. The file's status and body are
+    `file_status` and `mediating_body`, never mistaken for the case's own."""
     return Fact(type, {"file_id": str(file["id"]), "file_number": file["number"], "case_id": str(file["case_id"]),
                        "number": file["case_number"], "township": file["township"], "file_status": file["status"],
-                       **data})
+                       "mediating_body": file["body"], **data})
 
 
 def _require(file, *statuses, doing):
-    if file["status"] not in statuses:
-        raise Refused(f"cannot {doing} a file that is {file['status']}; it must be {' or '.join(statuses)}")
+    require(file, *statuses, doing=doing, what="file")
 
 
 def _session(file, session_id):
@@ -76,8 +59,9 @@ def mediating_kind(county, body_code):
 
 
 def kind_for_assignment(county, body_code, co_bodies):
-    """(kind, joint bodies) of the file a case assigned to the body opens, or None when the body
-    does not mediate: mediation with the co-handling bodies is joint (联合调解)."""
+    """(kind, joint bodies) of the file a body opens — for a case assigned to it with co-handling
+    bodies, or by hand with the bodies named —, or None when the body does not mediate itself:
+    mediation with other bodies is joint (联合调解)."""
     kind = mediating_kind(county, body_code)
     if kind is None:
         return None
@@ -85,6 +69,11 @@ def kind_for_assignment(county, body_code, co_bodies):
     if kind in ("people", "joint"):
         return ("joint", joint) if joint else ("people", [])
     return kind, []
+
+
+def mediator_count(complexity):
+    """A complex dispute gets two mediators, an ordinary one one."""
+    return 2 if complexity == "complex" else 1
 
 
 def pick_mediators(county, bodies, load, count=1):
@@ -126,7 +115,7 @@ def open_file(case, number, county, body_code, kind, complexity, joint_bodies, p
         "changes": [], "sessions": [], "pauses": [], "outcome": None, "performance": None,
         "correlationid": case.get("correlationid"),
     }
-    return file, [fact("mediation.opened", file, body=body_code, body_name=body.name, kind=kind,
+    return file, [fact("mediation.opened", file, body_name=body.name, kind=kind,
                        kind_label=KINDS[kind], complexity=complexity, joint_bodies=file["joint_bodies"],
                        mediators=file["mediators"], parties=file["parties"], opened_by=by)]
 
@@ -141,24 +130,24 @@ def fill_from_registration(file, case):
     applicants from it once it does; nothing a mediator entered is overwritten."""
     file["subject"] = file["subject"] or case.get("subject")
     file["description"] = file["description"] or case.get("description")
-    if not file["parties"]:
-        file["parties"] = applicants_of(case.get("petitioners") or [])
+    if not any(p["role"] == "applicant" for p in file["parties"]):
+        named = {p["name"] for p in file["parties"]}
+        file["parties"] = [p for p in applicants_of(case.get("petitioners") or []) if p["name"] not in named] \
+            + file["parties"]
     file["location"] = file["location"] or case.get("location")
 
 
 # --- people ------------------------------------------------------------------------------------
 
-def change_mediators(file, county, mediators, reason, by, now, body=None):
-    """Mediators changed with a reason (or the case moved to another mediating body: `body`)."""
+def change_mediators(file, county, mediators, reason, by, now):
+    """Mediators changed with a reason."""
     _require(file, "open", "paused", doing="change the mediators of")
-    if body is not None:
-        file.update(body=body.code, body_name=body.name)
     check_mediators(county, mediators, [file["body"], *file["joint_bodies"]])
     old = file["mediators"]
     file["mediators"] = list(mediators)
     file["changes"].append({"what": "mediators", "from": old, "to": file["mediators"], "reason": reason,
                             "by": by, "at": now.isoformat()})
-    return [fact("mediation.mediators_changed", file, body=file["body"], mediators=file["mediators"],
+    return [fact("mediation.mediators_changed", file, mediators=file["mediators"],
                  previous=old, reason=reason, changed_by=by)]
 
 
@@ -250,29 +239,46 @@ def resume(file, by, now):
 
 # --- outcomes (调解结果) ---------------------------------------------------------------------------
 
-def conclude(file, outcome, now, by, facts_text=None, terms=(), judicial_confirmation=False, guided_to=None,
-             note=None):
-    """Agreement (terms: who does what by when), no agreement (the parties are guided to court,
-    arbitration or an administrative ruling), or withdrawn. An agreement or a failure comes out
-    of a session held; an agreement binds two parties at least, and each term a party."""
+def conclude(file, county, outcome, today, now, by, facts_text=None, terms=(), judicial_confirmation=False,
+             guided_to=None, note=None):
+    """Agreement (terms: who does what by when, none before `today`), no agreement (the parties
+    are guided to a lawful route outside the petition system: court, arbitration, an
+    administrative ruling…), or withdrawn. An agreement or a failure comes out of a session held
+    by the file's mediators; an agreement binds two parties at least, and each term a party."""
     _require(file, "open", "paused", doing="conclude")
     if outcome not in OUTCOMES:
         raise Invalid({"outcome": f"one of {', '.join(OUTCOMES)}"})
-    if outcome != "withdrawn" and not any(s["status"] == "held" for s in file["sessions"]):
-        raise Refused("no session was held: mediation concludes in a session (or is withdrawn)")
-    result = {"outcome": outcome, "at": now.isoformat(), "by": by, "note": note}
+    if outcome != "withdrawn":
+        if not file["mediators"]:
+            raise Refused("the file has no mediator: assign one before concluding")
+        if not any(s["status"] == "held" for s in file["sessions"]):
+            raise Refused("no session was held: mediation concludes in a session (or is withdrawn)")
+    result = {"outcome": outcome, "note": note}
     if outcome == "agreement":
-        result.update(_agreement(file, facts_text, terms, judicial_confirmation))
+        result.update(_agreement(file, facts_text, terms, judicial_confirmation, today))
     elif outcome == "no_agreement":
-        if guided_to not in LAWFUL_ROUTES:
-            raise Invalid({"guided_to": f"one of {', '.join(LAWFUL_ROUTES)}"})
-        result.update(guided_to=guided_to, guided_to_label=LAWFUL_ROUTES[guided_to])
-    file.update(status="concluded", outcome=result, concluded_at=now.isoformat())
-    data = {k: v for k, v in result.items() if k not in ("at", "by")}
-    return [fact("mediation.concluded", file, **data, mediators=file["mediators"], concluded_by=by)]
+        routes = {c: r["label"] for c, r in county.lawful_routes.items() if r["outside_petitions"]}
+        if guided_to not in routes:
+            raise Invalid({"guided_to": f"one of {', '.join(routes)}"})
+        result.update(guided_to=guided_to, guided_to_label=routes[guided_to])
+    return _end(file, result, now, by)
 
 
-def _agreement(file, facts_text, terms, judicial_confirmation):
+def case_left(file, why, now):
+    """The case went to a body that is not this file's (sent up, re-routed, returned) or was
+    resolved, refused or closed in routing: the file ends there (移送), its clock stops."""
+    _require(file, "open", "paused", doing="end")
+    return _end(file, {"outcome": TRANSFERRED, "note": why}, now, "routing")
+
+
+def _end(file, result, now, by):
+    if file["status"] == "paused":  # an appraisal cut short by the end of the mediation
+        file["pauses"][-1]["ended_at"] = now.isoformat()
+    file.update(status="concluded", outcome={**result, "at": now.isoformat(), "by": by}, concluded_at=now.isoformat())
+    return [fact("mediation.concluded", file, **result, mediators=file["mediators"], concluded_by=by)]
+
+
+def _agreement(file, facts_text, terms, judicial_confirmation, today):
     names = {p["name"] for p in file["parties"]}
     errors = {}
     if len(names) < 2:
@@ -284,6 +290,9 @@ def _agreement(file, facts_text, terms, judicial_confirmation):
     strangers = sorted({t["party"] for t in terms} - names)
     if strangers:
         errors["terms"] = f"not parties to this file: {', '.join(strangers)}"
+    past = [t["due"].isoformat() for t in terms if t["due"] < today]
+    if past:
+        errors["terms"] = f"a term cannot be due before today ({today}): {', '.join(past)}"
     if errors:
         raise Invalid(errors)
     return {"facts": facts_text, "terms": [{**t, "due": t["due"].isoformat()} for t in terms],
@@ -311,9 +320,12 @@ def check_performance(file, kept, note, by, now):
 
 def monthly_counts(rows):
     """Per mediator, from rows {mediator, outcome}: concluded files, each outcome, and the
-    success rate — agreements among files that were mediated to an end (withdrawn ones excluded)."""
+    success rate — agreements among files that were mediated to an end (withdrawn ones excluded).
+    A file that ended because its case went elsewhere was not concluded by its mediators."""
     counts = {}
     for row in rows:
+        if row["outcome"] == TRANSFERRED:
+            continue
         c = counts.setdefault(row["mediator"], {"mediator": row["mediator"], "concluded": 0, "agreement": 0,
                                                 "no_agreement": 0, "withdrawn": 0})
         c["concluded"] += 1

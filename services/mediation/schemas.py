@@ -2,7 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fengqiao.fields import Text
-from services.mediation.domain import COMPLEXITY_POLICY, KINDS, LAWFUL_ROUTES, OUTCOMES, PARTY_ROLES, PAUSE_REASONS
+from services.mediation.domain import COMPLEXITY_POLICY, KINDS, OUTCOMES, PARTY_ROLES, PAUSE_REASONS
 
 REASON = {"required": True, "validate": validate.Length(min=2, max=1000)}
 NAME = validate.Length(min=1, max=100)
@@ -79,8 +79,9 @@ class ConcludeSchema(Schema):
                  metadata={"description": "agreement: the facts of the dispute (纠纷事实、争议事项)"})
     terms = fields.List(fields.Nested(TermSchema), load_default=list, validate=validate.Length(max=50))
     judicial_confirmation = fields.Boolean(load_default=False, metadata={"description": "司法确认 requested"})
-    guided_to = Text(load_default=None, validate=validate.OneOf(list(LAWFUL_ROUTES)),
-                     metadata={"description": "no agreement: litigation, arbitration or administrative_ruling"})
+    guided_to = Text(load_default=None, validate=validate.Length(min=1, max=64), metadata={
+        "description": "no agreement: a lawful route of the county file outside the petition system "
+                       "(litigation, arbitration, administrative_ruling…)"})
     note = Text(load_default=None, validate=validate.Length(max=4000))
 
     @validates_schema(skip_on_field_errors=False)  # every missing field named at once

@@ -1,7 +1,7 @@
 """Mediation (调解): opens a file when a civil dispute reaches a mediating body (or by hand),
 runs its mediators, parties, sessions and paused clock, concludes it, and gives the agreement
 as a PDF. Entrypoints only: the rules are in domain.py, the SQL in store.py."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from nameko.dependency_providers import Config
@@ -52,26 +52,37 @@ class MediationService(BackboneService):
 
     @event_handler(("routing", "case.assigned"))
     def open_for_assigned_dispute(self, event):
-        """A civil dispute assigned to a mediating body opens a file there; one already open for
-        the case moves with it to the new body."""
+        """A civil dispute assigned to a mediating body opens a file there. A file open at another
+        body ends (the case was sent up or re-routed); the new body, if it mediates, opens its own."""
         data = event["data"]
-        chosen = domain.kind_for_assignment(self.county, data["body"], data["co_bodies"])
-        if data.get("channel_class") != "civil_dispute" or chosen is None:
-            return
         now = _now()
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
+            running = store.open_file_of_case(tx, data["case_id"])
+            if running is not None and running["body"] != data["body"]:
+                self._record(tx, running, domain.case_left(running, f"the case was assigned to {data['body_name']}",
+                                                           now), now)
+            chosen = domain.kind_for_assignment(self.county, data["body"], data["co_bodies"])
+            if data.get("channel_class") != "civil_dispute" or chosen is None or running is not None \
+                    and running["body"] == data["body"]:
+                return
             case = store.lock_case(tx, data["case_id"], data["number"], data["township"], event["correlationid"])
-            file = store.open_file_of_case(tx, case["id"])
-            if file is None:
-                kind, joint = chosen
-                self._open(tx, case, data["body"], kind, "ordinary", joint, None, [], "routing", now)
-            elif file["body"] != data["body"]:
-                mediators = self._pick(tx, [data["body"]], 1)
-                self._record(tx, file, domain.change_mediators(
-                    file, self.county, mediators, f"the case was assigned to {data['body_name']}", "routing", now,
-                    body=self.county.bodies[data["body"]]), now)
+            self._open(tx, case, data["body"], *chosen, "ordinary", None, [], "routing", now)
+
+    @event_handler(*[("routing", t) for t in ("case.returned", "case.resolved", "case.not_accepted", "case.closed")])
+    def end_when_the_case_moves_on(self, event):
+        """A case returned by its body, or resolved, refused or closed in routing, ends the file
+        still open on it (one that ended in an agreement resolved the case itself)."""
+        now = _now()
+        with self.db.transaction() as tx:
+            if tx.already_handled(event):
+                return
+            file = store.open_file_of_case(tx, event["data"]["case_id"])
+            if file is not None:
+                why = {"case.returned": "the case was returned by its body", "case.resolved": "the case was resolved",
+                       "case.not_accepted": "the case was not accepted", "case.closed": "the case was closed"}
+                self._record(tx, file, domain.case_left(file, why[event["type"]], now), now)
 
     @every("DEADLINE_SWEEP_SECONDS", default=5)
     def sweep_deadlines(self):
@@ -94,12 +105,13 @@ class MediationService(BackboneService):
             running = store.open_file_of_case(tx, case["id"])
             if running is not None:
                 raise Problem(409, "Conflict", f"file {running['number']} is in progress for this case")
-            kind = body["kind"] or domain.mediating_kind(self.county, body["body"])
+            chosen = domain.kind_for_assignment(self.county, body["body"], body["joint_bodies"])
+            kind = body["kind"] or (chosen and chosen[0])
             if kind is None:
                 raise invalid({"kind": f"{body['body']} does not mediate by itself: name the kind"})
             try:
-                file = self._open(tx, case, body["body"], kind, body["complexity"], body["joint_bodies"],
-                                  body["parties"] or None, body["mediators"] or [], principal(request).subject, now)
+                file = self._open(tx, case, body["body"], kind, body["joint_bodies"], body["complexity"],
+                                  body["parties"] or None, body["mediators"], principal(request).subject, now)
             except domain.Invalid as exc:
                 raise invalid(exc.errors)
             view = self._view(tx, file)
@@ -128,7 +140,7 @@ class MediationService(BackboneService):
         def work(tx, file, now):
             old = domain.COMPLEXITY_POLICY[file["complexity"]]
             facts = domain.change_complexity(file, body["complexity"], body["reason"], principal(request).subject, now)
-            new = self.deadlines.policies[domain.COMPLEXITY_POLICY[body["complexity"]]]
+            new = self.deadlines.policies[domain.COMPLEXITY_POLICY[file["complexity"]]]
             deadline_store.switch(tx, file["id"], old, new, self.deadlines.calendar, now)
             return facts
         return self._command(number, work)
@@ -174,8 +186,9 @@ class MediationService(BackboneService):
         body = load_body(request, ConcludeSchema())
 
         def work(tx, file, now):
-            facts = domain.conclude(file, body["outcome"], now, principal(request).subject, body["facts"],
-                                    body["terms"], body["judicial_confirmation"], body["guided_to"], body["note"])
+            facts = domain.conclude(file, self.county, body["outcome"], self.deadlines.calendar.local_date(now), now,
+                                    principal(request).subject, body["facts"], body["terms"],
+                                    body["judicial_confirmation"], body["guided_to"], body["note"])
             due = domain.performance_due(file)
             if due is not None:  # from the end of the agreed date, ask whether it was kept
                 calendar = self.deadlines.calendar
@@ -212,7 +225,7 @@ class MediationService(BackboneService):
     def archive(self, request, number):
         with self.db.transaction() as tx:
             file = self._found(tx, number)
-            case = store.lock_case(tx, file["case_id"])
+            case = store.find_case(tx, file["case_id"])
             return json_response(ArchiveSchema().dump({
                 "file": self._view(tx, file), "case": dict(case), "archived_at": _now().isoformat(),
                 "deadlines": deadline_store.active(tx, file["id"], include_stopped=True)}))
@@ -237,11 +250,8 @@ class MediationService(BackboneService):
     def monthly_counts(self, request):
         query = load_query(request, MonthlyQuery())
         year, month = map(int, query["month"].split("-"))
-        calendar = self.deadlines.calendar
-        first, following = date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
-        with self.db.transaction() as tx:  # the month in county time
-            rows = store.concluded_between(tx, calendar.start_of_day(first), calendar.start_of_day(following),
-                                           query["body"])
+        with self.db.transaction() as tx:
+            rows = store.concluded_between(tx, *self.deadlines.calendar.month_bounds(year, month), query["body"])
         counts = domain.monthly_counts(rows)
         for c in counts:
             person = self.county.person(c["mediator"])
@@ -255,9 +265,9 @@ class MediationService(BackboneService):
         candidates = [m.id for b in bodies for m in self.county.mediators_of(b)]
         return domain.pick_mediators(self.county, bodies, store.open_load(tx, candidates), count)
 
-    def _open(self, tx, case, body_code, kind, complexity, joint_bodies, parties, mediators, by, now):
+    def _open(self, tx, case, body_code, kind, joint_bodies, complexity, parties, mediators, by, now):
         """Open a file (the case row locked) and start its clock."""
-        mediators = mediators or self._pick(tx, [body_code, *joint_bodies], 2 if complexity == "complex" else 1)
+        mediators = mediators or self._pick(tx, [body_code, *joint_bodies], domain.mediator_count(complexity))
         if parties is None:
             parties = domain.applicants_of(case["petitioners"])
         file, facts = domain.open_file(dict(case), store.next_file_number(tx, case), self.county, body_code, kind,
@@ -293,6 +303,7 @@ class MediationService(BackboneService):
             tx.emit(f.type, f.data, subject=str(file["case_id"]), correlationid=file["correlationid"])
             deadline_store.apply_event(tx, self.deadlines.policies, self.deadlines.calendar, self._owner(file),
                                        f.type, now, self._context(file))
+        deadline_store.set_context(tx, file["id"], self._context(file))  # notices name today's mediators
 
     def _owner(self, file):
         return {"id": file["id"], "number": file["case_number"], "township": file["township"],

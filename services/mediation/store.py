@@ -34,6 +34,10 @@ def lock_case(tx, case_id, number=None, township=None, correlationid=None):
     return tx.execute("SELECT * FROM cases WHERE id = %s FOR UPDATE", (case_id,)).fetchone()
 
 
+def find_case(tx, case_id):
+    return tx.execute("SELECT * FROM cases WHERE id = %s", (case_id,)).fetchone()
+
+
 def find_case_by_number(tx, number):
     return tx.execute("SELECT * FROM cases WHERE number = %s", (number,)).fetchone()
 

@@ -8,10 +8,10 @@ Pure: no framework, no SQL. Deadlines follow from the facts (see deploy/county/d
   followed_up (unsatisfied) ─request_review→ under_review ─decide_review→ followed_up | in_progress (reopened)
 """
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fengqiao.auth import Principal
+from fengqiao.facts import Fact, Invalid, Refused, require
 from services.routing import rules as routing_rules
 
 OUTCOMES = {  # 三到位一处理: each resolution is one of these, with its written reply
@@ -28,36 +28,9 @@ RETURNS_BEFORE_LEADER = 2  # a case returned twice goes to the governance-center
 HANDLING = ("assigned", "signed", "in_progress", "suspended", "returned")
 
 
-class Refused(Exception):
-    """The case's state does not allow the command (HTTP 409), with the reason."""
-
-
-class Invalid(Exception):
-    """The command names something that does not exist (HTTP 400, by field)."""
-
-    def __init__(self, errors):
-        super().__init__(errors)
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Fact:
-    type: str
-    data: dict
-
-
 def fact(type, case, **data):
     return Fact(type, {"case_id": str(case["id"]), "number": case["number"], "township": case["township"],
                        "status": case["status"], **data})
-
-
-def _require(case, *statuses, doing):
-    if case["status"] not in statuses:
-        raise Refused(f"cannot {doing} a case that is {case['status']}; it must be {' or '.join(statuses)}")
-
-
-def _body_view(body):
-    return {"code": body.code, "name": body.name, "level": body.level}
 
 
 # --- assignment (交办) -------------------------------------------------------------------
@@ -73,7 +46,7 @@ def new_case(event_data, registered_at):
         "rule": None, "reason": None, "risk": "blue", "risk_reasons": [],
         "risk_set_by": "rules", "repeat_count": 0, "overdue": False, "returns": [], "co_bodies": [],
         "leader": None, "responsible": None, "extension": None, "resolution": None, "follow_up": None,
-        "reviews": [], "consultations": 0, "escalations": [],
+        "reviews": [], "consultations": 0, "escalations": [], "mediation": None,
     }
 
 
@@ -91,7 +64,7 @@ def assign(case, decision, now, by="rules"):
 def reassign(case, county, body_code, reason, who, now):
     """The dispatcher (综治中心) re-routes a returned case, never below the tier it reached;
     after two returns only the township's governance-center director may."""
-    _require(case, "returned", doing="re-assign")
+    require(case, "returned", doing="re-assign")
     body = county.bodies.get(body_code)
     if body is None:
         raise Invalid({"body": f"unknown body {body_code}"})
@@ -110,7 +83,7 @@ def reassign(case, county, body_code, reason, who, now):
 def sign(case, who, now):
     """The lead body signs for the case (签收). A case accepted before it was sent up a tier is
     handled on at once: acceptance is decided once."""
-    _require(case, "assigned", doing="sign")
+    require(case, "assigned", doing="sign")
     case.update(status="in_progress" if case.get("accepted_at") else "signed", signed_at=now)
     return [fact("case.signed", case, body=case["body"], signed_by=who.subject)]
 
@@ -118,7 +91,7 @@ def sign(case, who, now):
 def return_case(case, county, reason, who, now):
     """The lead body returns the case with its reason (退回): back to the dispatcher; the second
     time, to the township governance-center leader."""
-    _require(case, "assigned", doing="return")
+    require(case, "assigned", doing="return")
     case["returns"].append({"body": case["body"], "reason": reason, "at": now.isoformat(), "by": who.subject})
     case["status"] = "returned"
     decider = None
@@ -132,14 +105,14 @@ def return_case(case, county, reason, who, now):
 # --- acceptance (受理) ---------------------------------------------------------------------
 
 def accept(case, who, now):
-    _require(case, "signed", doing="accept")
+    require(case, "signed", doing="accept")
     case.update(status="in_progress", accepted_at=now)
     return [fact("case.accepted", case, body=case["body"], accepted_by=who.subject)]
 
 
 def not_accept(case, county, reason, lawful_route, who, now):
     """Not accepted: the reply names the lawful route the matter belongs to."""
-    _require(case, "signed", doing="decide not to accept")
+    require(case, "signed", doing="decide not to accept")
     if case.get("accepted_at"):
         raise Refused("the case was accepted already; acceptance is decided once")
     route = county.lawful_routes.get(lawful_route)
@@ -155,7 +128,7 @@ def not_accept(case, county, reason, lawful_route, who, now):
 def extend(case, county, days, max_days, approver, reason, now):
     """One extension of at most `max_days`, approved by a leader with a reason; the petitioner
     is told (notify acts on case.extended)."""
-    _require(case, "in_progress", "suspended", doing="extend")
+    require(case, "in_progress", "suspended", doing="extend")
     person = county.person(approver)
     if person is None or not person.has_role("leader"):
         raise Invalid({"approver": f"{approver} is not a leader in the county file"})
@@ -170,20 +143,20 @@ def extend(case, county, days, max_days, approver, reason, now):
 
 
 def suspend(case, reason, now):
-    _require(case, "in_progress", doing="suspend")
+    require(case, "in_progress", doing="suspend")
     case.update(status="suspended", suspended_reason=reason)
     return [fact("case.suspended", case, reason=reason)]
 
 
 def resume(case, now):
-    _require(case, "suspended", doing="resume")
+    require(case, "suspended", doing="resume")
     case["status"] = "in_progress"
     return [fact("case.resumed", case)]
 
 
 def consult(case, county, convened_by, bodies, attendees, decision, now):
     """A joint consultation (联席会议 / 会商研判) on the case: who attended and what was decided."""
-    _require(case, "signed", "in_progress", "suspended", doing="hold a joint consultation on")
+    require(case, "signed", "in_progress", "suspended", doing="hold a joint consultation on")
     unknown = [c for c in bodies if c not in county.bodies]
     if unknown:
         raise Invalid({"bodies": f"unknown bodies {', '.join(unknown)}"})
@@ -195,7 +168,7 @@ def consult(case, county, convened_by, bodies, attendees, decision, now):
 def resolve(case, outcome, reply, who, now):
     """办结 with one of the four outcomes and the written reply; a red case needs a joint
     consultation first."""
-    _require(case, "in_progress", doing="resolve")
+    require(case, "in_progress", doing="resolve")
     if outcome not in OUTCOMES:
         raise Invalid({"outcome": f"one of {', '.join(OUTCOMES)}"})
     if case["risk"] == "red" and case["consultations"] == 0:
@@ -209,7 +182,7 @@ def resolve(case, outcome, reply, who, now):
 # --- follow-up, review, closure (回访, 复查复核, 终结) ----------------------------------------
 
 def follow_up(case, rating, note, who, now):
-    _require(case, "resolved", doing="follow up")
+    require(case, "resolved", doing="follow up")
     if rating not in RATINGS:
         raise Invalid({"rating": f"one of {', '.join(RATINGS)}"})
     case.update(status="followed_up", follow_up={"rating": rating, "note": note, "at": now.isoformat()})
@@ -226,7 +199,7 @@ def _replied_at(case):
 def request_review(case, reason, now):
     """An unsatisfied petitioner asks the next level up to review (复查), then to re-review
     (复核), each within 30 days of the reply."""
-    _require(case, "followed_up", doing="request a review of")
+    require(case, "followed_up", doing="request a review of")
     if case["follow_up"]["rating"] != "unsatisfied":
         raise Refused("only an unsatisfied petitioner may request a review")
     stage_no = len(case["reviews"])
@@ -244,7 +217,7 @@ def request_review(case, reason, now):
 def decide_review(case, decision, reply, who, now):
     """upheld: the reply stands; redo: the case is reopened for handling. A re-review decision
     closes the case for good (终结) unless it is redone."""
-    _require(case, "under_review", doing="decide a review of")
+    require(case, "under_review", doing="decide a review of")
     if decision not in ("upheld", "redo"):
         raise Invalid({"decision": "one of upheld, redo"})
     review = case["reviews"][-1]
@@ -262,7 +235,7 @@ def decide_review(case, decision, reply, who, now):
 def close(case, now, final=False):
     """Closed: a satisfied follow-up, a not-accepted case, or an unsatisfied one whose review
     window passed; after the re-review, for good (终结)."""
-    _require(case, "followed_up", "not_accepted", doing="close")
+    require(case, "followed_up", "not_accepted", doing="close")
     if case["status"] == "followed_up" and not final and case["follow_up"]["rating"] == "unsatisfied":
         window_ends = _replied_at(case) + timedelta(days=REVIEW_WINDOW_DAYS)
         if now <= window_ends and len(case["reviews"]) < len(REVIEW_STAGES):
@@ -326,14 +299,15 @@ def _responsibility(case, county):
     return responsible
 
 
-def escalate(case, county, rules, why, now, by="rules"):
+def escalate(case, county, rules, why, now, by="rules", to=None):
     """Send the case up one tier (village → township → county) to the body the escalation rules
-    name; it must be signed for again there (an accepted case is then handled on at once, and a
-    suspended one's clock runs again). At the county tier there is nowhere higher."""
-    _require(case, *HANDLING, doing="escalate")
+    name (or to `to`, a body of the next tier); it must be signed for again there (an accepted
+    case is then handled on at once, and a suspended one's clock runs again). At the county
+    tier there is nowhere higher."""
+    require(case, *HANDLING, doing="escalate")
     if case.get("tier") is None:
         raise Refused("no body has had the case yet: the dispatcher assigns it first")
-    target = routing_rules.escalation_target(county, rules, case["township"], case["tier"])
+    target = (to, to.level) if to else routing_rules.escalation_target(county, rules, case["township"], case["tier"])
     if target is None:
         raise Refused(f"the case is at the {case['tier']} tier; there is no higher tier to send it to")
     body, tier = target
@@ -349,7 +323,7 @@ def escalate(case, county, rules, why, now, by="rules"):
 
 def raise_whistle(case, county, body_codes, reason, who, now):
     """A body blows the whistle: the bodies named must report (报到) within the window."""
-    _require(case, "signed", "in_progress", "suspended", doing="raise a whistle on")
+    require(case, "signed", "in_progress", "suspended", doing="raise a whistle on")
     unknown = [c for c in body_codes if c not in county.bodies]
     if unknown or not body_codes:
         raise Invalid({"bodies": f"unknown bodies {', '.join(unknown)}" if unknown else "name at least one body"})
@@ -361,7 +335,7 @@ def raise_whistle(case, county, body_codes, reason, who, now):
 
 def answer_whistle(case, whistle, body_code, who, now):
     """A named body reports; when all have, the whistle is answered."""
-    _require(case, *HANDLING, doing="report to a whistle on")
+    require(case, *HANDLING, doing="report to a whistle on")
     if whistle["status"] != "open":
         raise Refused(f"the whistle is {whistle['status']}")
     if body_code not in whistle["reports"]:
@@ -416,27 +390,57 @@ def unroutable(case, why, now):
 
 # --- mediation (调解) -------------------------------------------------------------------------------
 
-def mediation_concluded(case, county, rules, data, now):
-    """A mediation file on the case concluded (mediation.concluded). An agreement resolves the
-    case — the mediation was the body's handling, so an unsigned or unaccepted case is signed
-    for and accepted first (a red case still waits for its joint consultation). A failed village
-    mediation sends the case up to the township (小事不出村, 大事不出镇); elsewhere the body
-    decides what follows a failure, and a withdrawal changes nothing."""
-    if case["status"] not in HANDLING or case["status"] == "returned":
+def mediation_opened(case, data, now):
+    """A mediation file opened (立案) at the body that owns the case: the body signed for the case
+    and accepted it (签收, 受理) — its handling is the mediation."""
+    if case["status"] not in ("assigned", "signed") or data["mediating_body"] != case["body"]:
         return []
-    mediation = Principal(f"mediation {data['file_number']}", (), case["township"])
+    return _take_up(case, _mediation(case, data), now)
+
+
+def mediation_concluded(case, county, data, now):
+    """A mediation file concluded (mediation.concluded). Only a file of the body that owns the
+    case moves it: an agreement resolves it — signing for and accepting it first where the body
+    had not, the mediation being its handling; a red case waits for its joint consultation —;
+    a failed village mediation sends it up to the township judicial office (小事不出村, 大事不出镇);
+    a failure elsewhere resolves it, the parties guided to their lawful route (诉访分离). A
+    withdrawal leaves the case to its body. The case records the mediation either way."""
+    if case["status"] not in HANDLING or data["mediating_body"] != case["body"]:
+        return []
+    case["mediation"] = {k: data.get(k) for k in ("file_number", "outcome", "guided_to", "performance_due")}
+    mediation = _mediation(case, data)
     if data["outcome"] == "no_agreement" and case["tier"] == "village":
-        return escalate(case, county, rules, f"village mediation {data['file_number']} failed; the parties were "
-                        f"guided to {data['guided_to_label']}", now, by=mediation.subject)
-    if data["outcome"] != "agreement":
-        return []
+        office = next((b for b in county.bodies_at(case["township"]) if b.kind == "judicial_office"), None)
+        why = f"village mediation {data['file_number']} failed; the parties were guided to {data['guided_to_label']}"
+        return escalate(case, county, None, why, now, by=mediation.subject, to=office) if office else []
+    if data["outcome"] == "agreement":
+        terms = "；".join(f"{t['party']}于{t['due']}前{t['obligation']}" for t in data["terms"])
+        return _resolve_by_mediation(case, "demand_met", f"经调解达成协议（{data['file_number']}）：{terms}。",
+                                     mediation, now)
+    if data["outcome"] == "no_agreement":
+        return _resolve_by_mediation(case, "explained", f"经调解未达成协议（{data['file_number']}），已告知并引导当事人"
+                                     f"{data['guided_to_label']}。", mediation, now)
+    return []
+
+
+def _mediation(case, data):
+    return Principal(f"mediation {data['file_number']}", (), case["township"])
+
+
+def _take_up(case, mediation, now):
+    """Sign for, accept or resume the case as far as it needs, to be in progress."""
     step = {"assigned": sign, "signed": accept, "suspended": lambda c, w, n: resume(c, n)}
     facts = []
     while case["status"] in step:
         facts += step[case["status"]](case, mediation, now)
-    terms = "；".join(f"{t['party']}于{t['due']}前{t['obligation']}" for t in data["terms"])
-    try:
-        facts += resolve(case, "demand_met", f"经调解达成协议（{data['file_number']}）：{terms}。", mediation, now)
-    except Refused:
-        pass  # a red case: resolved by its leader after the joint consultation
     return facts
+
+
+def _resolve_by_mediation(case, outcome, reply, mediation, now):
+    facts = _take_up(case, mediation, now)
+    if case["status"] != "in_progress":
+        return facts  # returned meanwhile: the dispatcher decides
+    try:
+        return facts + resolve(case, outcome, reply, mediation, now)
+    except Refused:
+        return facts  # a red case: its leader resolves it after the joint consultation

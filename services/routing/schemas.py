@@ -102,6 +102,8 @@ class CaseSchema(Schema):
     repeat_count = fields.Integer()
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     whistles = fields.List(fields.Dict())
+    mediation = fields.Dict(allow_none=True, metadata={"description": "the last mediation of the owning body: "
+                                                                      "file_number, outcome, guided_to"})
 
 
 class ExplanationSchema(Schema):

@@ -71,16 +71,22 @@ class RoutingService(BackboneService):
             self._record(tx, case, domain.repeat_petition(case, self.county, self.rules, data["repeat_count"],
                                                           len(data["petitioners"]), now), now)
 
-    @event_handler(("mediation", "mediation.concluded"))
+    @event_handler(("mediation", "mediation.opened"), ("mediation", "mediation.concluded"))
     def follow_mediation(self, event):
-        """A mediation that ends in agreement resolves the case; a failed village one goes up."""
+        """A file opened by the owning body signs for the case; its conclusion resolves the case
+        or sends it on (domain.mediation_concluded)."""
         now = _now()
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
             case = store.lock_case_by_id(tx, event["data"]["case_id"])
-            if case is not None:
-                self._record(tx, case, domain.mediation_concluded(case, self.county, self.rules, event["data"], now), now)
+            if case is None:
+                return
+            if event["type"] == "mediation.opened":
+                facts = domain.mediation_opened(case, event["data"], now)
+            else:
+                facts = domain.mediation_concluded(case, self.county, event["data"], now)
+            self._record(tx, case, facts, now)
 
     @every("DEADLINE_SWEEP_SECONDS", default=5)
     def sweep_deadlines(self):

@@ -7,8 +7,10 @@ from tests.e2e.conftest import eventually, get_json
 
 CHAIN = ["case.registered", "case.assigned", "notification.sent"]
 # Beside the chain, what the other services do with an assigned neighbour dispute (in any order):
-# notify tells the body, mediation opens a file at the village mediation committee.
-AFTER_ASSIGNMENT = {"notification.sent": "/fengqiao/notify", "mediation.opened": "/fengqiao/mediation"}
+# notify tells the body; mediation opens a file at the village mediation committee, by which
+# the committee signs for the case and accepts it in routing.
+AFTER_ASSIGNMENT = {"notification.sent": "/fengqiao/notify", "mediation.opened": "/fengqiao/mediation",
+                    "case.signed": "/fengqiao/routing", "case.accepted": "/fengqiao/routing"}
 
 
 def types(timeline):
@@ -23,16 +25,16 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
 
     timeline = eventually(
         lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-        lambda t: len(types(t)) == 4, timeout=10)
+        lambda t: len(types(t)) == 6, timeout=10)
     assert types(timeline)[:2] == CHAIN[:2] and set(types(timeline)[2:]) == set(AFTER_ASSIGNMENT)
-    assert timeline["status"] == "assigned" and timeline["body"] == "QS01-MEDIATION"
+    assert timeline["status"] == "in_progress" and timeline["body"] == "QS01-MEDIATION"
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
 
     again = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
     assert again.status_code == 200 and again.json()["outcome"] == "repeat_linked"
     timeline = eventually(
         lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-        lambda t: types(t)[4:] == ["case.repeat_linked", "case.risk_changed"], timeout=10)
+        lambda t: types(t)[6:] == ["case.repeat_linked", "case.risk_changed"], timeout=10)
     events = catalog.load()
     for event in timeline["events"]:
         assert catalog.data_errors(events, event) == []
@@ -48,7 +50,7 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
     [notice] = get_json(f"{stack.url('notify')}/notifications?case={number}", headers)
     assert notice["recipient"] == "QS01-MEDIATION" and notice["status"] == "sent"
     stats = get_json(f"{stack.url('reporting')}/stats", headers)
-    assert stats == {"total": 1, "by_status": {"assigned": 1}}
+    assert stats == {"total": 1, "by_status": {"in_progress": 1}}
     [file] = get_json(f"{stack.url('mediation')}/files?case={number}", headers)
     assert file["body"] == "QS01-MEDIATION" and file["kind"] == "people"
 

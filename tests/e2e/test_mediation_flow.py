@@ -1,6 +1,8 @@
 """A neighbour dispute through every service as processes: registered, routed to the village
 mediation committee, a mediation file opened there by itself, mediated to an agreement, the case
 resolved by routing, and reporting telling the whole story."""
+from datetime import date, timedelta
+
 import requests
 
 from fengqiao import auth, config
@@ -25,7 +27,8 @@ def test_a_dispute_mediated_to_an_agreement_resolves_its_case(stack, headers):
                          json={"attendance": ["王某某", "李某某"], "minutes": "双方陈述意见"}).ok
     concluded = requests.post(f"{url}/conclude", headers=mediator, json={
         "outcome": "agreement", "facts": "李某某扩建院墙占用两家共用通道。",
-        "terms": [{"party": "李某某", "obligation": "拆除占道院墙", "due": "2026-12-20"}]})
+        "terms": [{"party": "李某某", "obligation": "拆除占道院墙",
+                   "due": (date.today() + timedelta(days=20)).isoformat()}]})
     assert concluded.status_code == 200, concluded.text
 
     timeline = eventually(lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),

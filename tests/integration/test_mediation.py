@@ -5,7 +5,8 @@ monthly counts; the clocks are swept, a 5-day file overdue while a 15-day one is
 import io
 import json
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -108,7 +109,9 @@ def test_a_dispute_assigned_to_a_village_committee_opens_a_file_with_its_clock(m
     [opened] = outbox(url)
     assert opened["type"] == "mediation.opened" and opened["correlationid"] == f"corr-{NUMBER}"
     assert catalog.data_errors(catalog.load(), opened) == []
-    publish(amqp_uri, "routing", assigned())  # the same assignment again (a redelivery or a re-routing back)
+    again = assigned()
+    publish(amqp_uri, "routing", again)
+    publish(amqp_uri, "routing", again)  # the same event delivered twice
     time.sleep(0.5)
     assert len(requests.get(f"{base}/files?case={NUMBER}", headers=CLERK).json()) == 1
 
@@ -153,7 +156,8 @@ def test_a_file_from_opening_to_a_kept_agreement(mediation, amqp_uri):
     assert due_after - due_before == (datetime.fromisoformat(pause["resumed_at"])
                                       - datetime.fromisoformat(pause["paused_at"]))  # exactly the time paused
 
-    terms = [{"party": "李某某", "obligation": "拆除占用通道部分的院墙", "due": "2026-12-20"}]
+    due = date.today() + timedelta(days=20)
+    terms = [{"party": "李某某", "obligation": "拆除占用通道部分的院墙", "due": due.isoformat()}]
     concluded = post(base, f"{n}/conclude", {"outcome": "agreement", "facts": "李某某扩建院墙占用共用通道。",
                                              "terms": terms, "judicial_confirmation": True})
     assert concluded.status_code == 200, concluded.text
@@ -162,7 +166,8 @@ def test_a_file_from_opening_to_a_kept_agreement(mediation, amqp_uri):
     pdf = requests.get(f"{base}/files/{n}/agreement.pdf", headers=CLERK)
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", "")
-    assert "人民调解协议书" in text and "被申请人：李某某" in text and "李某某于2026年12月20日前拆除占用通道部分的院墙" in text
+    assert "人民调解协议书" in text and "被申请人：李某某" in text
+    assert f"李某某于{due.year}年{due.month}月{due.day}日前拆除占用通道部分的院墙" in text
     assert "调解员（签名）：徐长顺" in text
 
     checked = post(base, f"{n}/performance", {"kept": True, "note": "院墙已拆除"}).json()
@@ -172,7 +177,7 @@ def test_a_file_from_opening_to_a_kept_agreement(mediation, amqp_uri):
     assert {d["policy"] for d in archive["deadlines"]} == {"mediation_ordinary", "agreement_performance"}
     assert all(d["stopped_at"] for d in archive["deadlines"])
 
-    month = datetime.now().strftime("%Y-%m")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the county's month
     [count] = requests.get(f"{base}/mediators/monthly?month={month}", headers=CLERK).json()
     assert (count["mediator"], count["name"], count["concluded"], count["success_rate"]) == ("QS-XUCS", "徐长顺", 1, 1.0)
 
@@ -247,3 +252,26 @@ def test_a_file_found_complex_keeps_its_start_and_gets_fifteen_days(mediation, a
     fifteen_days = deadlines.due_at(shipped.policies["mediation_complex"], datetime.fromisoformat(before["started_at"]),
                                     shipped.calendar)
     assert datetime.fromisoformat(after["due_at"]) == fifteen_days > datetime.fromisoformat(before["due_at"])
+
+
+def test_a_file_ends_when_its_case_goes_elsewhere_and_the_next_mediating_body_opens_its_own(mediation, amqp_uri):
+    base, url = mediation
+    publish(amqp_uri, "intake", registered())
+    publish(amqp_uri, "routing", assigned())
+    first = file_of(base)
+    publish(amqp_uri, "routing", assigned(body="QS-GOVCENTER"))  # sent up: the governance center does not mediate
+    ended = eventually(lambda: (f := requests.get(f"{base}/files/{first['number']}", headers=CLERK).json())
+                       ["status"] == "concluded" and f)
+    assert ended["outcome"]["outcome"] == "transferred" and ended["deadlines"] == []
+    publish(amqp_uri, "routing", assigned(body="QS-JUDICIAL"))  # re-routed to the judicial office
+    second = eventually(lambda: (r := requests.get(f"{base}/files?case={NUMBER}&status=open", headers=CLERK).json())
+                        and r[0])
+    assert (second["number"], second["body"], second["mediators"]) == (f"{NUMBER}-M2", "QS-JUDICIAL", ["QS-SONGGL"])
+    assert second["parties"] == [{"name": "王某某", "role": "applicant"}]
+    publish(amqp_uri, "routing", new_event("routing", "case.closed", {
+        "case_id": CASE_ID, "number": NUMBER, "township": "QS", "status": "closed", "final": False},
+        subject=CASE_ID, correlationid=f"corr-{NUMBER}"))
+    eventually(lambda: requests.get(f"{base}/files?case={NUMBER}&status=open", headers=CLERK).json() == [])
+    concluded = [e["data"] for e in outbox(url) if e["type"] == "mediation.concluded"]
+    assert [(c["file_number"], c["outcome"]) for c in concluded] == [(f"{NUMBER}-M1", "transferred"),
+                                                                      (f"{NUMBER}-M2", "transferred")]

@@ -236,7 +236,8 @@ def test_a_case_at_a_place_the_county_file_does_not_know_goes_to_the_dispatcher(
 
 def concluded(outcome, **data):
     base = {"file_id": "5b7d3c1a-2e4f-4a6b-8c9d-0e1f2a3b4c5d", "file_number": "QS-2026-000001-M1", "case_id": CASE_ID,
-            "number": "QS-2026-000001", "township": "QS", "file_status": "concluded", "outcome": outcome, "note": None,
+            "number": "QS-2026-000001", "township": "QS", "file_status": "concluded", "mediating_body": "QS01-MEDIATION",
+            "outcome": outcome, "note": None,
             "mediators": ["QS-XUCS"], "concluded_by": "QS-XUCS", **data}
     return new_event("mediation", "mediation.concluded", base, subject=CASE_ID, correlationid="corr-QS-2026-000001")
 
@@ -258,7 +259,7 @@ def test_a_mediation_agreement_resolves_the_case(routing, amqp_uri):
     assert [d["policy"] for d in case["deadlines"]] == ["follow_up"]
 
 
-def test_a_failed_village_mediation_goes_up_to_the_township(routing, amqp_uri):
+def test_a_failed_village_mediation_goes_up_to_the_township_judicial_office(routing, amqp_uri):
     base, url = routing
     arrive(base, amqp_uri)
     with messaging.connect(amqp_uri) as conn:
@@ -268,5 +269,5 @@ def test_a_failed_village_mediation_goes_up_to_the_township(routing, amqp_uri):
                                 content_type="application/json", delivery_mode=2, declare=[exchange])
     case = eventually(lambda: (c := requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json())["tier"]
                       == "township" and c)
-    assert case["body"] == "QS-GOVCENTER" and "village mediation QS-2026-000001-M1 failed" in case["escalations"][0]["why"]
+    assert case["body"] == "QS-JUDICIAL" and "village mediation QS-2026-000001-M1 failed" in case["escalations"][0]["why"]
     assert_in_catalog(outbox_events(url))

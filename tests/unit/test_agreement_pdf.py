@@ -28,7 +28,8 @@ def concluded_file(kind="people", confirm=True):
     domain.hold_session(file, session["id"], ["王某某", "李某某"], "笔录", "QS-XUCS", T0)
     terms = [{"party": "李某某", "obligation": "拆除占用通道部分的院墙，恢复通道原宽度", "due": date(2026, 3, 20)},
              {"party": "王某某", "obligation": "放弃要求赔偿误工损失的主张", "due": date(2026, 3, 5)}]
-    domain.conclude(file, "agreement", T0 + timedelta(days=2), "QS-XUCS", FACTS, terms, judicial_confirmation=confirm)
+    domain.conclude(file, COUNTY, "agreement", date(2026, 3, 4), T0 + timedelta(days=2), "QS-XUCS", FACTS, terms,
+                    judicial_confirmation=confirm)
     return file
 
 

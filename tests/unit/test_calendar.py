@@ -111,3 +111,11 @@ def test_a_wrong_date_in_the_file_is_reported_with_its_entry_not_as_a_yaml_crash
     with pytest.raises(deadlines.ConfigError) as caught:
         deadlines.load(bad)
     assert str(caught.value) == f"{bad}: calendar.2026.holidays[2]: 2025-02-30 is not a date (YYYY-MM-DD)"
+
+
+def test_a_month_runs_from_county_midnight_to_county_midnight():
+    cal = calendar.Calendar("Asia/Shanghai")
+    start, end = cal.month_bounds(2026, 12)
+    assert start == datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)   # 1 December 00:00 in Beijing
+    assert end == datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)     # 1 January 2027
+    assert start <= datetime(2026, 11, 30, 17, 0, tzinfo=timezone.utc) < end  # already December there

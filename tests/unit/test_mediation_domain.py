@@ -12,6 +12,7 @@ from services.mediation import domain
 COUNTY = load_county(REPO_ROOT / "deploy/county/sample-county.yaml")
 DEADLINES = deadlines.load(REPO_ROOT / "deploy/county/deadlines.yaml")
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+TODAY = date(2026, 3, 2)
 CASE = {"id": "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10", "number": "QS-2026-000001", "township": "QS",
         "location": "QS01", "subject": "院墙占道", "description": "邻居扩建院墙占用通道", "correlationid": "c-1"}
 TERMS = [{"party": "李某某", "obligation": "拆除占道院墙", "due": date(2026, 3, 20)},
@@ -141,16 +142,16 @@ def test_the_file_clock_follows_the_shipped_policies():
 def test_an_agreement_needs_a_session_held_two_parties_facts_and_terms_of_parties():
     file, _ = opened()
     with pytest.raises(domain.Refused, match="no session was held"):
-        domain.conclude(file, "agreement", T0, "QS-XUCS", "事实", TERMS)
+        domain.conclude(file, COUNTY, "agreement", TODAY, T0, "QS-XUCS", "事实", TERMS)
     session, _ = domain.schedule_session(file, T0, "调解室", [], [], "QS-XUCS", T0)
     domain.hold_session(file, session["id"], ["王某某"], "笔录", "QS-XUCS", T0)
     with pytest.raises(domain.Invalid) as err:
-        domain.conclude(file, "agreement", T0, "QS-XUCS", "事实", TERMS)
+        domain.conclude(file, COUNTY, "agreement", TODAY, T0, "QS-XUCS", "事实", TERMS)
     assert "parties" in err.value.errors
     domain.add_party(file, "李某某", "respondent", "QS-XUCS", T0)
     with pytest.raises(domain.Invalid, match="张三"):
-        domain.conclude(file, "agreement", T0, "QS-XUCS", "事实", [{**TERMS[0], "party": "张三"}])
-    facts = domain.conclude(file, "agreement", T0, "QS-XUCS", "事实", TERMS, judicial_confirmation=True)
+        domain.conclude(file, COUNTY, "agreement", TODAY, T0, "QS-XUCS", "事实", [{**TERMS[0], "party": "张三"}])
+    facts = domain.conclude(file, COUNTY, "agreement", TODAY, T0, "QS-XUCS", "事实", TERMS, judicial_confirmation=True)
     data = facts[0].data
     assert types(facts) == ["mediation.concluded"] and file["status"] == "concluded"
     assert (data["outcome"], data["performance_due"], data["judicial_confirmation"]) == ("agreement", "2026-03-25", True)
@@ -162,23 +163,23 @@ def test_an_agreement_needs_a_session_held_two_parties_facts_and_terms_of_partie
 def test_no_agreement_guides_the_parties_and_withdrawal_needs_no_session():
     file = held(opened()[0])
     with pytest.raises(domain.Invalid):
-        domain.conclude(file, "no_agreement", T0, "QS-XUCS", guided_to="the_moon")
-    data = domain.conclude(file, "no_agreement", T0, "QS-XUCS", guided_to="litigation")[0].data
+        domain.conclude(file, COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to="the_moon")
+    data = domain.conclude(file, COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to="litigation")[0].data
     assert data["guided_to_label"] == "向人民法院提起诉讼" and "terms" not in data
     assert domain.performance_due(file) is None
     withdrawn, _ = opened()
-    assert domain.conclude(withdrawn, "withdrawn", T0, "QS-XUCS", note="申请人撤回")[0].data["outcome"] == "withdrawn"
+    assert domain.conclude(withdrawn, COUNTY, "withdrawn", TODAY, T0, "QS-XUCS", note="申请人撤回")[0].data["outcome"] == "withdrawn"
 
 
 def test_the_performance_of_an_agreement_is_checked_once():
     file = held(opened()[0])
-    domain.conclude(file, "agreement", T0, "QS-XUCS", "事实", TERMS)
+    domain.conclude(file, COUNTY, "agreement", TODAY, T0, "QS-XUCS", "事实", TERMS)
     facts = domain.check_performance(file, False, "未按期拆除", "QS-XUCS", T0 + timedelta(days=30))
     assert facts[0].data["kept"] is False and file["performance"]["note"] == "未按期拆除"
     with pytest.raises(domain.Refused, match="checked already"):
         domain.check_performance(file, True, "已拆除", "QS-XUCS", T0)
     failed = held(opened()[0])
-    domain.conclude(failed, "no_agreement", T0, "QS-XUCS", guided_to="arbitration")
+    domain.conclude(failed, COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to="arbitration")
     with pytest.raises(domain.Refused, match="only a concluded agreement"):
         domain.check_performance(failed, True, "x", "QS-XUCS", T0)
 
@@ -197,3 +198,41 @@ def test_monthly_counts_and_success_rate_per_mediator():
     xu, gao = domain.monthly_counts(rows)
     assert (xu["mediator"], xu["concluded"], xu["agreement"], xu["success_rate"]) == ("QS-XUCS", 4, 2, 0.667)
     assert (gao["concluded"], gao["success_rate"]) == (1, None)  # nothing mediated to an end
+
+
+def test_a_file_ends_when_its_case_leaves_the_mediating_body():
+    file, _ = opened()
+    domain.pause(file, "appraisal", "测绘鉴定", "QS-XUCS", T0)
+    facts = domain.case_left(file, "the case was assigned to 清水镇综治中心", T0 + timedelta(days=1))
+    data = facts[0].data
+    assert (data["outcome"], data["concluded_by"], file["status"]) == ("transferred", "routing", "concluded")
+    assert file["pauses"][0]["ended_at"]  # the appraisal is cut short with it
+    with pytest.raises(domain.Refused):
+        domain.case_left(file, "again", T0)
+    assert domain.monthly_counts([{"mediator": "QS-XUCS", "outcome": "transferred"}]) == []
+
+
+def test_an_applicant_arriving_late_joins_a_respondent_added_first():
+    file, _ = opened(parties=[])
+    domain.add_party(file, "李某某", "respondent", "QS-XUCS", T0)
+    domain.fill_from_registration(file, {"petitioners": [{"name": "王某某"}]})
+    assert file["parties"] == [{"name": "王某某", "role": "applicant"}, {"name": "李某某", "role": "respondent"}]
+
+
+def test_terms_are_not_due_in_the_past_and_a_file_without_mediators_cannot_conclude():
+    file = held(opened()[0])
+    with pytest.raises(domain.Invalid, match="before today"):
+        domain.conclude(file, COUNTY, "agreement", date(2026, 3, 21), T0, "QS-XUCS", "事实", TERMS)
+    lonely = held(opened()[0])
+    lonely["mediators"] = []
+    with pytest.raises(domain.Refused, match="no mediator"):
+        domain.conclude(lonely, COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to="litigation")
+
+
+def test_the_lawful_routes_are_the_county_s_outside_the_petition_system():
+    for route, label in (("administrative_ruling", "申请行政裁决"), ("arbitration", "申请仲裁")):
+        file = held(opened()[0])
+        assert domain.conclude(file, COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to=route)[0].data[
+            "guided_to_label"] == label
+    with pytest.raises(domain.Invalid, match="litigation"):
+        domain.conclude(held(opened()[0]), COUNTY, "no_agreement", TODAY, T0, "QS-XUCS", guided_to="petition_handling")

@@ -378,3 +378,51 @@ def test_a_case_no_rule_can_place_goes_to_the_dispatcher():
     with pytest.raises(domain.Refused, match="dispatcher assigns it first"):
         domain.escalate(case, COUNTY, RULES, "x", T0)
     assert domain.reassign(case, COUNTY, "QS-JUDICIAL", "人工分派", CLERK, T0)[0].data["body"] == "QS-JUDICIAL"
+
+
+# --- mediation (调解) of the owning body ----------------------------------------------------------
+
+def mediation_event(outcome=None, body="QS01-MEDIATION", **data):
+    base = {"file_number": "QS-2026-000001-M1", "mediating_body": body, "outcome": outcome,
+            "terms": [{"party": "李某某", "obligation": "拆除占道院墙", "due": "2026-03-20"}],
+            "guided_to": "litigation", "guided_to_label": "向人民法院提起诉讼"}
+    return {**base, **data}
+
+
+def test_a_file_opened_by_the_owning_body_signs_for_and_accepts_the_case():
+    case, _ = registered()
+    assert domain.mediation_opened(case, mediation_event(body="QS-JUDICIAL"), T0) == []  # someone else's file
+    facts = domain.mediation_opened(case, mediation_event(), T0)
+    assert types(facts) == ["case.signed", "case.accepted"] and case["status"] == "in_progress"
+    assert facts[0].data["signed_by"] == "mediation QS-2026-000001-M1"
+    assert domain.mediation_opened(case, mediation_event(), T0) == []  # taken already
+
+
+def test_an_agreement_resolves_the_case_and_a_red_case_waits_for_its_consultation():
+    case, _ = registered()
+    facts = domain.mediation_concluded(case, COUNTY, mediation_event("agreement"), T0)
+    assert types(facts) == ["case.signed", "case.accepted", "case.resolved"]
+    assert "李某某于2026-03-20前拆除占道院墙" in case["resolution"]["reply"]
+    red = in_progress(description="扬言要喝农药")  # red: the township judicial office has it
+    assert domain.mediation_concluded(red, COUNTY, mediation_event("agreement", body=red["body"]), T0) == []
+    assert red["status"] == "in_progress" and red["mediation"]["outcome"] == "agreement"
+
+
+def test_a_failed_mediation_goes_up_from_the_village_and_is_resolved_above_it():
+    village, _ = registered()
+    facts = domain.mediation_concluded(village, COUNTY, mediation_event("no_agreement"), T0)
+    assert types(facts) == ["case.escalated", "case.assigned"] and village["body"] == "QS-JUDICIAL"
+    assert village["tier"] == "township" and "guided to 向人民法院提起诉讼" in facts[0].data["why"]
+    township = in_progress(petitioner_count=6)  # 大事: the township judicial office has it
+    assert township["body"] == "QS-JUDICIAL"
+    facts = domain.mediation_concluded(township, COUNTY, mediation_event("no_agreement", body="QS-JUDICIAL"), T0)
+    assert types(facts) == ["case.resolved"] and facts[0].data["outcome"] == "explained"
+    assert "引导当事人向人民法院提起诉讼" in facts[0].data["reply"]
+
+
+def test_a_withdrawal_a_transfer_or_another_body_s_file_leaves_the_case_alone():
+    case = in_progress()
+    assert domain.mediation_concluded(case, COUNTY, mediation_event("withdrawn"), T0) == []
+    assert domain.mediation_concluded(case, COUNTY, mediation_event("transferred"), T0) == []
+    assert domain.mediation_concluded(case, COUNTY, mediation_event("agreement", body="QS-JUDICIAL"), T0) == []
+    assert case["status"] == "in_progress"
