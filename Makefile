@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST := $(BIN)/python -m pytest
+# Each checkout tests on a RabbitMQ vhost of its own, emptied before every run: two checkouts
+# testing on one broker never see each other's events, and queues an interrupted run left
+# behind never pile up (a few hundred quorum queues exhaust a broker's file handles).
+TEST_VHOST := fengqiao_test_$(shell pwd | sha1sum | cut -c1-8)
+TEST_ENV := FENGQIAO_AMQP_URI=amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 
 .PHONY: run test test-unit test-integration test-e2e servers test-tools fonts setup bench clean
 
@@ -32,19 +37,19 @@ run: setup
 
 ## The whole suite: unit, integration (real broker and database), end to end (processes).
 test: $(STAMP) test-tools
-	scripts/ensure-servers.sh --fresh-test-vhost
-	$(PYTEST) tests
+	scripts/ensure-servers.sh --fresh-vhost $(TEST_VHOST)
+	$(TEST_ENV) $(PYTEST) tests
 
 test-unit: $(STAMP) test-tools
 	$(PYTEST) tests/unit
 
 test-integration: $(STAMP) fonts
-	scripts/ensure-servers.sh --fresh-test-vhost
-	$(PYTEST) tests/integration
+	scripts/ensure-servers.sh --fresh-vhost $(TEST_VHOST)
+	$(TEST_ENV) $(PYTEST) tests/integration
 
 test-e2e: $(STAMP) fonts
-	scripts/ensure-servers.sh --fresh-test-vhost
-	$(PYTEST) tests/e2e
+	scripts/ensure-servers.sh --fresh-vhost $(TEST_VHOST)
+	$(TEST_ENV) $(PYTEST) tests/e2e
 
 ## End-to-end throughput and latency beside a raw kombu + psycopg baseline (see README).
 bench: $(STAMP) servers

@@ -46,12 +46,14 @@ for _ in $(seq 1 90); do
   sleep 1
 done
 as_root rabbitmqctl -q await_startup --timeout 90 >/dev/null
-# --fresh-test-vhost (make test): the tests' vhost starts empty, so queues left by an interrupted
-# run never pile up (a few hundred quorum queues exhaust the broker's file handles).
-if [ "${1:-}" = "--fresh-test-vhost" ]; then
-  as_root rabbitmqctl -q delete_vhost fengqiao_test >/dev/null 2>&1 || true
+# --fresh-vhost NAME (make test): that vhost starts empty, so queues an interrupted run left
+# behind never pile up (a few hundred quorum queues exhaust the broker's file handles).
+vhosts="fengqiao fengqiao_test fengqiao_bench"
+if [ "${1:-}" = "--fresh-vhost" ] && [ -n "${2:-}" ]; then
+  as_root rabbitmqctl -q delete_vhost "$2" >/dev/null 2>&1 || true
+  vhosts="$vhosts $2"
 fi
-for vhost in fengqiao fengqiao_test fengqiao_bench; do
+for vhost in $vhosts; do
   as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
   as_root rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
 done

@@ -1,6 +1,8 @@
 """Fixtures on the real RabbitMQ and PostgreSQL: a fresh database per test, unique exchange
 and queue names per test on the test vhost, and services run in-process by nameko."""
+import json
 import os
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -8,7 +10,7 @@ import pytest
 from kombu import Connection
 from nameko.containers import ServiceContainer
 
-from fengqiao import config, db, migrations
+from fengqiao import config, db, messaging, migrations
 
 PG_URL = os.environ.get("FENGQIAO_PG_URL", "postgresql://fengqiao:fengqiao@127.0.0.1:5432")
 AMQP_URI = os.environ["FENGQIAO_AMQP_URI"]
@@ -50,9 +52,10 @@ def fresh_database():
 
 
 @pytest.fixture
-def run_service(amqp_uri, fresh_database):
+def run_service(amqp_uri, fresh_database, isolated):
     """Start a nameko service class in this process; stopped at the end of the test (before
-    its database is dropped)."""
+    its database is dropped, and before `isolated` deletes its queues: a running consumer
+    whose queue is deleted declares it again, and the queue would outlive the test)."""
     containers = []
 
     def start(service_cls, database_url, port=0, **extra):
@@ -91,3 +94,49 @@ def web_port(container):
         if isinstance(ext, Route):
             return ext.server._sock.getsockname()[1]
     raise LookupError("no HTTP entrypoint")
+
+
+# --- a service under test and what it emitted --------------------------------------------------
+
+@pytest.fixture
+def isolated(unique, amqp_uri):
+    """`isolated(ServiceClass)`: the service under a name of its own, so its queues never meet
+    another test's events; its queues are deleted afterwards."""
+    made = []
+
+    def make(service_cls):
+        cls = type(service_cls.__name__, (service_cls,), {"name": f"{service_cls.name}{unique}"})
+        made.append(cls)
+        return cls
+
+    yield make
+    with messaging.connect(amqp_uri) as conn:
+        for cls in made:
+            for queue, _ in messaging.handlers_of(cls):
+                conn.default_channel.queue_delete(queue)
+                conn.default_channel.queue_delete(f"{queue}.dead")
+
+
+def publish(amqp_uri, source, event):
+    """Publish an event as `source` would: on its topic exchange, persistent."""
+    with messaging.connect(amqp_uri) as conn:
+        exchange = messaging.event_exchange(source)
+        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
+                                content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                                declare=[exchange])
+
+
+def outbox_events(url):
+    """Every event a service's outbox holds, in order."""
+    with pool_of(url) as pool, pool.connection() as conn:
+        return [r["envelope"] for r in conn.execute("SELECT envelope FROM outbox ORDER BY seq")]
+
+
+def eventually(check, timeout=10):
+    """Poll `check` until it returns something true; that is returned."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("not reached in time")
+        time.sleep(0.1)
+    return result

@@ -4,7 +4,6 @@ import eventlet
 import pytest
 import requests
 
-from fengqiao import config
 from services.intake.service import IntakeService
 from tests.integration.conftest import pool_of, web_port
 from tests.integration.test_intake_http import INTAKE_DIR, token

@@ -3,7 +3,6 @@ file from the events alone (in either order); a file is run over HTTP — partie
 clock paused and resumed, the agreement, its PDF, the performance check, the archive and the
 monthly counts; the clocks are swept, a 5-day file overdue while a 15-day one is not."""
 import io
-import json
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,10 +11,10 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from fengqiao import auth, catalog, config, deadlines, messaging
+from fengqiao import auth, catalog, config, deadlines
 from fengqiao.events import new_event
 from services.mediation.service import MediationService
-from tests.integration.conftest import pool_of, web_port
+from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
 
 MEDIATION_DIR = config.REPO_ROOT / "services" / "mediation"
 CASE_ID = "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10"
@@ -48,22 +47,9 @@ def assigned(case_id=CASE_ID, number=NUMBER, body="QS01-MEDIATION", co_bodies=()
     return new_event("routing", "case.assigned", data, subject=case_id, correlationid=f"corr-{number}")
 
 
-def publish(amqp_uri, source, event):
-    with messaging.connect(amqp_uri) as conn:
-        exchange = messaging.event_exchange(source)
-        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
-                                content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                                declare=[exchange])
-
-
 @pytest.fixture
-def service_class(unique, amqp_uri):
-    cls = type("Mediation", (MediationService,), {"name": f"mediation{unique}"})
-    yield cls
-    with messaging.connect(amqp_uri) as conn:
-        for queue, _ in messaging.handlers_of(cls):
-            conn.default_channel.queue_delete(queue)
-            conn.default_channel.queue_delete(f"{queue}.dead")
+def service_class(isolated):
+    return isolated(MediationService)
 
 
 @pytest.fixture
@@ -73,23 +59,9 @@ def mediation(run_service, fresh_database, service_class):
     return f"http://127.0.0.1:{web_port(container)}", url
 
 
-def eventually(check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("not reached in time")
-        time.sleep(0.1)
-    return result
-
-
 def file_of(base, case=NUMBER):
     return eventually(lambda: (r := requests.get(f"{base}/files?case={case}", headers=CLERK)).ok and r.json()
                       and r.json()[0])
-
-
-def outbox(url):
-    with pool_of(url) as pool, pool.connection() as conn:
-        return [r["envelope"] for r in conn.execute("SELECT envelope FROM outbox ORDER BY seq")]
 
 
 def post(base, path, body=None, headers=MEDIATOR):
@@ -106,7 +78,7 @@ def test_a_dispute_assigned_to_a_village_committee_opens_a_file_with_its_clock(m
                                                                               "people", "ordinary")
     assert file["parties"] == [{"name": "王某某", "role": "applicant"}] and file["mediators"] == ["QS-XUCS"]
     assert [d["policy"] for d in file["deadlines"]] == ["mediation_ordinary"]
-    [opened] = outbox(url)
+    [opened] = outbox_events(url)
     assert opened["type"] == "mediation.opened" and opened["correlationid"] == f"corr-{NUMBER}"
     assert catalog.data_errors(catalog.load(), opened) == []
     again = assigned()
@@ -131,7 +103,7 @@ def test_what_is_not_a_civil_dispute_at_a_mediating_body_opens_nothing(mediation
     publish(amqp_uri, "routing", assigned(case_id="1b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a11", number="QS-2026-000002",
                                           channel_class="administrative"))
     time.sleep(1)
-    assert requests.get(f"{base}/files", headers=CLERK).json() == [] and outbox(url) == []
+    assert requests.get(f"{base}/files", headers=CLERK).json() == [] and outbox_events(url) == []
 
 
 def test_a_file_from_opening_to_a_kept_agreement(mediation, amqp_uri):
@@ -181,7 +153,7 @@ def test_a_file_from_opening_to_a_kept_agreement(mediation, amqp_uri):
     [count] = requests.get(f"{base}/mediators/monthly?month={month}", headers=CLERK).json()
     assert (count["mediator"], count["name"], count["concluded"], count["success_rate"]) == ("QS-XUCS", "徐长顺", 1, 1.0)
 
-    events = outbox(url)
+    events = outbox_events(url)
     assert [e["type"] for e in events] == [
         "mediation.opened", "mediation.party_added", "mediation.session_scheduled", "mediation.session_held",
         "mediation.paused", "mediation.resumed", "mediation.concluded", "mediation.performance_checked"]
@@ -206,7 +178,7 @@ def test_refused_commands_say_why_and_change_nothing(mediation, amqp_uri):
     assert requests.get(f"{base}/files/{n}/agreement.pdf", headers=CLERK).status_code == 409
     opened_again = requests.post(f"{base}/files", json={"case": NUMBER, "body": "QS-JUDICIAL"}, headers=MEDIATOR)
     assert opened_again.status_code == 409 and f"{n} is in progress" in opened_again.json()["detail"]
-    assert [e["type"] for e in outbox(url)] == ["mediation.opened"]
+    assert [e["type"] for e in outbox_events(url)] == ["mediation.opened"]
 
 
 def test_opening_by_hand_and_the_clocks_a_5_day_file_overdue_a_15_day_one_not(mediation, amqp_uri):
@@ -232,13 +204,13 @@ def test_opening_by_hand_and_the_clocks_a_5_day_file_overdue_a_15_day_one_not(me
                      " next_alert_at = now() FROM (SELECT due_at - now() + interval '1 hour' AS shift FROM deadlines"
                      " WHERE policy = 'mediation_ordinary') s")
         conn.commit()
-    overdue = eventually(lambda: [e for e in outbox(url) if e["type"] == "deadline.overdue"])
+    overdue = eventually(lambda: [e for e in outbox_events(url) if e["type"] == "deadline.overdue"])
     time.sleep(0.6)  # more sweeps: nothing more is owed
-    assert [e["data"]["context"]["file_number"] for e in outbox(url) if e["type"] == "deadline.overdue"] == [ordinary]
+    assert [e["data"]["context"]["file_number"] for e in outbox_events(url) if e["type"] == "deadline.overdue"] == [ordinary]
     assert overdue[0]["data"]["policy"] == "mediation_ordinary" and overdue[0]["subject"] == CASE_ID
     assert catalog.data_errors(catalog.load(), overdue[0]) == []
     # the ordinary file owes its overdue notice only (a reminder is moot once it is overdue)
-    assert [e for e in outbox(url) if e["type"] == "deadline.due_soon" and e["data"]["context"]["file_number"] == ordinary] == []
+    assert [e for e in outbox_events(url) if e["type"] == "deadline.due_soon" and e["data"]["context"]["file_number"] == ordinary] == []
 
 
 def test_a_file_found_complex_keeps_its_start_and_gets_fifteen_days(mediation, amqp_uri):
@@ -272,6 +244,6 @@ def test_a_file_ends_when_its_case_goes_elsewhere_and_the_next_mediating_body_op
         "case_id": CASE_ID, "number": NUMBER, "township": "QS", "status": "closed", "final": False},
         subject=CASE_ID, correlationid=f"corr-{NUMBER}"))
     eventually(lambda: requests.get(f"{base}/files?case={NUMBER}&status=open", headers=CLERK).json() == [])
-    concluded = [e["data"] for e in outbox(url) if e["type"] == "mediation.concluded"]
+    concluded = [e["data"] for e in outbox_events(url) if e["type"] == "mediation.concluded"]
     assert [(c["file_number"], c["outcome"]) for c in concluded] == [(f"{NUMBER}-M1", "transferred"),
                                                                       (f"{NUMBER}-M2", "transferred")]

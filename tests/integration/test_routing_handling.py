@@ -2,17 +2,16 @@
 routed by the rules; its handling is driven over HTTP, every fact lands in the outbox, refused
 commands change nothing; deadlines are swept on a timer and an overdue case escalates exactly
 once with two replicas running."""
-import json
 import time
 from datetime import datetime, timezone
 
 import pytest
 import requests
 
-from fengqiao import auth, catalog, config, messaging
+from fengqiao import auth, catalog, config
 from fengqiao.events import new_event
 from services.routing.service import RoutingService
-from tests.integration.conftest import pool_of, web_port
+from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
 
 ROUTING_DIR = config.REPO_ROOT / "services" / "routing"
 CASE_ID = "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10"
@@ -39,23 +38,9 @@ def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
     return new_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
 
 
-def publish(amqp_uri, event):
-    with messaging.connect(amqp_uri) as conn:
-        exchange = messaging.event_exchange("intake")
-        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
-                                content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                                declare=[exchange])
-
-
 @pytest.fixture
-def service_class(unique, amqp_uri):
-    """Routing under a name of its own: its queues never meet another test's events."""
-    cls = type("Routing", (RoutingService,), {"name": f"routing{unique}"})
-    yield cls
-    with messaging.connect(amqp_uri) as conn:
-        for queue, _ in messaging.handlers_of(cls):
-            conn.default_channel.queue_delete(queue)
-            conn.default_channel.queue_delete(f"{queue}.dead")
+def service_class(isolated):
+    return isolated(RoutingService)
 
 
 @pytest.fixture
@@ -70,11 +55,6 @@ def outbox_types(url):
         return [r["routing_key"] for r in conn.execute("SELECT routing_key FROM outbox ORDER BY seq")]
 
 
-def outbox_events(url):
-    with pool_of(url) as pool, pool.connection() as conn:
-        return [r["envelope"] for r in conn.execute("SELECT envelope FROM outbox ORDER BY seq")]
-
-
 def assert_in_catalog(events):
     """What routing emitted is what the event catalog promises integrators."""
     documented = catalog.load()
@@ -82,18 +62,9 @@ def assert_in_catalog(events):
         assert catalog.data_errors(documented, event) == []
 
 
-def eventually(check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("not reached in time")
-        time.sleep(0.1)
-    return result
-
-
 def arrive(base, amqp_uri, **over):
     event = registered(**over)
-    publish(amqp_uri, event)
+    publish(amqp_uri, "intake", event)
     number = event["data"]["number"]
     return eventually(lambda: (r := requests.get(f"{base}/cases/{number}", headers=CLERK)).ok and r.json())
 
@@ -219,7 +190,7 @@ def repeat_linked(repeat_count=1, petitioners=1, case_id=CASE_ID, number="QS-202
 
 def test_a_repeat_petition_that_overtakes_its_registration_still_counts(routing, amqp_uri):
     base, _ = routing
-    publish(amqp_uri, repeat_linked(repeat_count=1, petitioners=21))  # e.g. routing was down; queues drain in any order
+    publish(amqp_uri, "intake", repeat_linked(repeat_count=1, petitioners=21))  # e.g. routing was down; queues drain in any order
     time.sleep(0.5)
     case = arrive(base, amqp_uri)
     assert (case["repeat_count"], case["risk"]) == (1, "red")  # 21 people came back: red
@@ -245,12 +216,9 @@ def concluded(outcome, **data):
 def test_a_mediation_agreement_resolves_the_case(routing, amqp_uri):
     base, url = routing
     arrive(base, amqp_uri)
-    with messaging.connect(amqp_uri) as conn:
-        exchange = messaging.event_exchange("mediation")
-        event = concluded("agreement", facts="占道", judicial_confirmation=False, performance_due="2026-12-20",
-                          terms=[{"party": "李某某", "obligation": "拆除占道院墙", "due": "2026-12-20"}])
-        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
-                                content_type="application/json", delivery_mode=2, declare=[exchange])
+    publish(amqp_uri, "mediation", concluded(
+        "agreement", facts="占道", judicial_confirmation=False, performance_due="2026-12-20",
+        terms=[{"party": "李某某", "obligation": "拆除占道院墙", "due": "2026-12-20"}]))
     case = eventually(lambda: (c := requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json())["status"]
                       == "resolved" and c)
     assert "李某某于2026-12-20前拆除占道院墙" in case["resolution"]["reply"]
@@ -262,11 +230,7 @@ def test_a_mediation_agreement_resolves_the_case(routing, amqp_uri):
 def test_a_failed_village_mediation_goes_up_to_the_township_judicial_office(routing, amqp_uri):
     base, url = routing
     arrive(base, amqp_uri)
-    with messaging.connect(amqp_uri) as conn:
-        exchange = messaging.event_exchange("mediation")
-        event = concluded("no_agreement", guided_to="litigation", guided_to_label="向人民法院提起诉讼")
-        conn.Producer().publish(json.dumps(event).encode(), exchange=exchange, routing_key=event["type"],
-                                content_type="application/json", delivery_mode=2, declare=[exchange])
+    publish(amqp_uri, "mediation", concluded("no_agreement", guided_to="litigation", guided_to_label="向人民法院提起诉讼"))
     case = eventually(lambda: (c := requests.get(f"{base}/cases/QS-2026-000001", headers=CLERK).json())["tier"]
                       == "township" and c)
     assert case["body"] == "QS-JUDICIAL" and "village mediation QS-2026-000001-M1 failed" in case["escalations"][0]["why"]
