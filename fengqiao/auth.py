@@ -8,6 +8,7 @@ import jwt
 ROLES = (
     "clerk", "handler", "mediator", "leader", "supervisor",
     "discipline_officer", "auditor", "operator", "integrator",
+    "service",  # another Fengqiao service (notify asking intake for a petitioner's phone)
 )
 ISSUER = "fengqiao"
 

@@ -89,6 +89,18 @@ class Calendar:
                 for y in self.missing_years(*wanted)]
 
 
+def chinese_date(day):
+    """A date (or its ISO text, or a moment's) as written in Chinese documents: 2026年3月9日."""
+    if isinstance(day, str):
+        try:
+            day = datetime.fromisoformat(day).date() if "T" in day else date.fromisoformat(day)
+        except ValueError:
+            return day
+    if isinstance(day, datetime):
+        day = day.date()
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 # --- parsing ---------------------------------------------------------------------------
 
 def parse(raw, where, timezone=DEFAULT_TIMEZONE):

@@ -38,6 +38,9 @@ class Settings:
     rules_file: Path
     county_reload_seconds: float
     deadline_sweep_seconds: float
+    notify_file: Path
+    notify_dispatch_seconds: float
+    intake_url: str
     delivery_limit: int
     relay_idle_seconds: float
     max_workers: int
@@ -71,6 +74,9 @@ class Settings:
             "RULES_FILE": str(self.rules_file),
             "COUNTY_RELOAD_SECONDS": self.county_reload_seconds,
             "DEADLINE_SWEEP_SECONDS": self.deadline_sweep_seconds,
+            "NOTIFY_FILE": str(self.notify_file),
+            "NOTIFY_DISPATCH_SECONDS": self.notify_dispatch_seconds,
+            "INTAKE_URL": self.intake_url,
             "PERSONAL_DATA_KEYS": self.personal_data_keys,
             "PERSONAL_DATA_HASH_KEY": self.personal_data_hash_key,
             "CJK_FONT": str(self.cjk_font),
@@ -100,6 +106,11 @@ def settings(service):
         county_reload_seconds=float(_env("FENGQIAO_COUNTY_RELOAD_SECONDS", "5")),
         # How often a service looks for deadlines owing a reminder or an overdue notice.
         deadline_sweep_seconds=float(_env("FENGQIAO_DEADLINE_SWEEP_SECONDS", "5")),
+        notify_file=Path(_env("FENGQIAO_NOTIFY_FILE", REPO_ROOT / "deploy/county/notify.yaml")),
+        # How often notify looks for messages due (new, held through quiet hours, or to retry).
+        notify_dispatch_seconds=float(_env("FENGQIAO_NOTIFY_DISPATCH_SECONDS", "1")),
+        # Where notify asks intake for a petitioner's phone when it sends (service token).
+        intake_url=_env("FENGQIAO_INTAKE_URL", f"http://127.0.0.1:{_env('FENGQIAO_INTAKE_PORT', SERVICES['intake'])}"),
         delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
         relay_idle_seconds=float(_env("FENGQIAO_RELAY_IDLE_SECONDS", "0.5")),
         max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),

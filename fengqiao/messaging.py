@@ -12,6 +12,7 @@ import traceback
 from datetime import datetime, timezone
 
 import eventlet
+from amqp.exceptions import ChannelError
 from kombu import Connection, Exchange, Queue, binding
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from functools import partial
@@ -204,6 +205,25 @@ def declare_service(connection, service_cls, delivery_limit):
     wait for it (ENGINEERING pitfall 3)."""
     for name, bindings in handlers_of(service_cls):
         declare(connection, name, bindings, delivery_limit)
+
+
+# Queues of handlers that were renamed or removed: deleted at setup once empty, so that no queue
+# bound to live events outlives its consumer and fills up.
+RETIRED_QUEUES = ("notify.tell_assigned_body",)
+
+
+def retire_queues(connection, names=RETIRED_QUEUES):
+    """Delete retired queues and their dead-letter queues when empty; [names kept, with messages]."""
+    kept = []
+    for name in names:
+        for queue in (name, f"{name}.dead"):
+            channel = connection.channel()  # a refusal closes its channel: one each
+            try:
+                channel.queue_delete(queue, if_empty=True)
+                channel.close()
+            except ChannelError:  # not empty: kept for a replay
+                kept.append(queue)
+    return kept
 
 
 def dead_letters(connection, queue_name):

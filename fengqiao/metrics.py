@@ -21,6 +21,11 @@ OUTBOX_PENDING = Gauge("fengqiao_outbox_pending", "Events waiting in the outbox"
 OUTBOX_OLDEST_SECONDS = Gauge(
     "fengqiao_outbox_oldest_pending_seconds", "Age of the oldest event waiting in the outbox", ["service"],
 )
+NOTIFICATIONS = Counter(
+    "fengqiao_notifications_total",
+    "Messages by channel (inbox, email, sms, webhook) and outcome (sent, retried, failed)",
+    ["channel", "outcome"],
+)
 CONFIG_RELOADS = Counter(
     "fengqiao_config_reloads_total",
     "Configuration files loaded again without a restart, by file (county, rules, …) and outcome (ok, refused)",

@@ -35,6 +35,8 @@ def prepare(settings):
     with messaging.connect(settings.amqp_uri) as conn:
         for name in config.SERVICES:
             messaging.declare_service(conn, service_class(name), settings.delivery_limit)
+        for queue in messaging.retire_queues(conn):
+            logging.warning("queue %s is retired but holds messages: replay or move them, then delete it", queue)
     return applied
 
 

@@ -271,3 +271,9 @@ class LedgerReportSchema(Schema):
                                    metadata={"description": "registered before: nothing new"})
     rejected = fields.List(fields.Nested(LedgerRejectedRowSchema),
                            metadata={"description": "bad rows, each with its reasons; nothing written"})
+
+
+class ContactSchema(Schema):
+    """A petitioner's phone, for sending only: never stored by the service that asks."""
+    name = fields.String()
+    phone = fields.String()

@@ -18,7 +18,7 @@ from services.intake.schemas import (
     ReceptionSchema, RosterQuery,
 )
 from services.intake.schemas import (
-    REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, GuideEntrySchema,
+    REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, ContactSchema, ClusterSchema, ClustersQuery, GuideEntrySchema,
     GuideQuery, RegisteredCaseSchema,
 )
 
@@ -114,6 +114,16 @@ class IntakeService(BackboneService):
         if case is None:
             raise Problem(404, "Not Found", f"no case {number}")
         return json_response(CaseSchema().dump(case))
+
+    @route("GET", "/cases/<number>/contacts", roles=("service",), response_schema=ContactSchema(many=True),
+           summary="The petitioners' phones, unsealed, for notify at the moment it sends (service token only)")
+    def petitioner_contacts(self, request, number):
+        sealed = store.sealed_contacts(self.db, number)
+        if sealed is None:
+            raise Problem(404, "Not Found", f"no case {number}")
+        contacts = [{"name": p["name"], "phone": self.vault.decrypt(p["phone_sealed"])}
+                    for p in sealed if p["phone_sealed"]]
+        return json_response(ContactSchema(many=True).dump(contacts))
 
     # --- Leader reception days (领导坐班接访): the roster and its appointments (预约) ---
 

@@ -111,6 +111,15 @@ def clusters(db, township=None, category=None):
     return [{**r, "size": len(r["cases"])} for r in rows]
 
 
+def sealed_contacts(db, number):
+    """The petitioners' names and sealed phones of a case (None: no such case)."""
+    cases = db.query("SELECT id FROM cases WHERE number = %s", (number,))
+    if not cases:
+        return None
+    return db.query("SELECT name, phone_sealed FROM petitioners WHERE case_id = %s ORDER BY position",
+                    (cases[0]["id"],))
+
+
 def find_case(db, number):
     rows = db.query("SELECT * FROM cases WHERE number = %s", (number,))
     if not rows:

@@ -13,6 +13,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from reportlab.platypus import paragraph as _paragraph
 from xml.sax.saxutils import escape
 
+from fengqiao.calendar import chinese_date
 from services.mediation.domain import KINDS, PARTY_ROLES
 
 FONT = "FengqiaoCJK"
@@ -50,10 +51,6 @@ def _styles():
 def _count(n):
     """一 to 十 for the number of copies; digits beyond."""
     return "一二三四五六七八九十"[n - 1] if 1 <= n <= 10 else str(n)
-
-
-def chinese_date(day):
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def render(file, mediator_names, signed_on, font_path):

@@ -1,26 +1,194 @@
-"""Notify (提醒与通知): turns events into messages for the right people."""
+"""Notify (提醒与通知): turns events into messages for the right people by the right channels,
+once each, at a decent hour, and keeps every message's status. Entrypoints only: the triggers
+and words are in rules.py and domain.py, the protocols in channels.py, the SQL in store.py."""
+import json
+import logging
+import os
+import uuid
+from datetime import datetime, timezone
+
+import requests
+from nameko.dependency_providers import Config
+
+from fengqiao import auth, metrics
+from fengqiao.config import SERVICES
+from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
-from fengqiao.web import json_response, load_query, route
-from services.notify import domain, store
-from services.notify.schemas import NotificationSchema, NotificationsQuery
+from fengqiao.timers import every
+from fengqiao.web import Problem, json_response, load_query, principal, route
+from services.notify import channels, domain, store
+from services.notify import rules as notify_rules
+from services.notify.schemas import InboxQuery, InboxSchema, NotificationSchema, NotificationsQuery
+
+log = logging.getLogger(__name__)
+DISPATCH_BATCH = 50  # messages one dispatch tick sends at most; the next tick takes the rest
+
+
+def _now():
+    return datetime.now(timezone.utc)
 
 
 class NotifyService(BackboneService):
     name = "notify"
+    config = Config()
+    county = CountyConfig()
+    deadlines = DeadlinesConfig()  # for the policies' names in messages
+    rules = ReloadingFile("NOTIFY_FILE", notify_rules.load, "notify")
 
-    @event_handler(("routing", "case.assigned"))
-    def tell_assigned_body(self, event):
-        notice = domain.assignment_notice(event["data"])
+    @event_handler(*[(source, "#") for source in SERVICES if source != "notify"])
+    def on_event(self, event):
+        """Every event of the other services: those a trigger names become messages."""
+        if not self.rules.triggers_for(event["type"], event["data"]):
+            return
+        now = _now()
+        found = domain.messages(self.rules, self.county, domain.template_helpers(self.county, self.deadlines),
+                                event, now, self.deadlines.calendar.tz)
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
-            store.record_sent(tx, notice)
-            tx.emit("notification.sent", domain.sent_event(notice), cause=event)
+            for message in found:
+                self._enqueue(tx, message, event, now)
 
-    @route("GET", "/notifications", summary="Messages about a case and their status",
+    @every("NOTIFY_DISPATCH_SECONDS", default=1)
+    def dispatch(self):
+        """Send what is due, one message per transaction (claimed with SKIP LOCKED: several
+        replicas never send one twice)."""
+        for _ in range(DISPATCH_BATCH):
+            with self.db.transaction() as tx:
+                message = store.claim_due(tx, _now())
+                if message is None:
+                    return
+                self._deliver(tx, message)
+
+    # --- queries --------------------------------------------------------------------------
+
+    @route("GET", "/notifications", summary="Every message about a case and its delivery status",
            query_schema=NotificationsQuery, response_schema=NotificationSchema(many=True))
     def list_notifications(self, request):
         query = load_query(request, NotificationsQuery())
-        rows = store.notifications_of_case(self.db, query["case"])
-        return json_response(NotificationSchema(many=True).dump(rows))
+        with self.db.transaction() as tx:
+            return json_response(NotificationSchema(many=True).dump(store.notifications_of_case(tx, query["case"])))
+
+    @route("GET", "/inbox", summary="The staff inbox: your messages and your body's, newest first",
+           query_schema=InboxQuery, response_schema=InboxSchema(many=True))
+    def read_inbox(self, request):
+        query = load_query(request, InboxQuery())
+        with self.db.transaction() as tx:
+            messages = store.inbox(tx, self._inboxes_of(principal(request)), query["unread"])
+            return json_response(InboxSchema(many=True).dump(messages))
+
+    @route("POST", "/inbox/<message_id>/read", summary="Mark an inbox message read", response_schema=InboxSchema)
+    def mark_read(self, request, message_id):
+        try:
+            uuid.UUID(message_id)
+        except ValueError:
+            raise Problem(404, "Not Found", f"no message {message_id} in your inbox")
+        with self.db.transaction() as tx:
+            message = store.mark_read(tx, message_id, self._inboxes_of(principal(request)))
+        if message is None:
+            raise Problem(404, "Not Found", f"no message {message_id} in your inbox")
+        return json_response(InboxSchema().dump(message))
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _enqueue(self, tx, message, event, now):
+        """Record a message once; an inbox message is delivered by being recorded."""
+        inbox = message["channel"] == "inbox"
+        row = store.insert_new(tx, {
+            **message, "status": "sent" if inbox else "pending", "sent_at": now if inbox else None,
+            "next_attempt_at": None if inbox else message["not_before"],
+            "payload": event if message["channel"] == "webhook" else None})
+        if row is not None and inbox:
+            self._sent(tx, row)
+
+    def _deliver(self, tx, message):
+        now = _now()
+        if message["recipient_kind"] == "petitioner":
+            held = domain.held_until(self.rules, now, self.deadlines.calendar.tz)
+            if held > now:  # a retry that fell into the night waits for the morning
+                store.postpone(tx, message["id"], held)
+                return
+        attempts = message["attempts"] + 1
+        try:
+            self._send(message)
+        except channels.Transient as exc:
+            again = domain.retry_at(self.rules, attempts, now)
+            if again is not None:
+                metrics.NOTIFICATIONS.labels(message["channel"], "retried").inc()
+                store.record(tx, message["id"], "pending", attempts, again, str(exc))
+                return
+            self._failed(tx, store.record(tx, message["id"], "failed", attempts, error=str(exc)))
+        except channels.Permanent as exc:
+            self._failed(tx, store.record(tx, message["id"], "failed", attempts, error=str(exc)))
+        else:
+            self._sent(tx, store.record(tx, message["id"], "sent", attempts))
+
+    def _send(self, message):
+        channel, who = message["channel"], message["recipient"]
+        if channel == "webhook":
+            hook = self.rules.webhooks.get(who)
+            if hook is None:
+                raise channels.Permanent(f"no webhook {who} in the notify file any more")
+            body = json.dumps(message["payload"], ensure_ascii=False).encode()
+            channels.send_webhook(hook["url"], _secret(hook.get("secret_env")), body, message["id"])
+        elif channel == "email":
+            settings = self.rules.email
+            channels.send_email(settings, self._staff(who).email, message["subject"], message["text"], message["id"],
+                                _secret(settings.get("password_env"), required=False))
+        elif channel == "sms":
+            key = _secret(self.rules.sms.get("key_env"))
+            for i, phone in enumerate(self._phones(message)):
+                channels.send_sms(self.rules.sms, key, phone, message["text"], f"{message['id']}:{i}")
+        else:
+            raise channels.Permanent(f"no way to send by {channel}")
+
+    def _phones(self, message):
+        """A staff member's phone from the county file; petitioners' from intake, now, held in
+        memory only for this send."""
+        if message["recipient_kind"] == "staff":
+            return [self._staff(message["recipient"]).phone]
+        s = self.config
+        token = auth.issue(s["JWT_SECRET"], s["JWT_AUDIENCE"], "notify", ["service"], self.county.code, ttl_seconds=60)
+        try:
+            r = requests.get(f"{s['INTAKE_URL']}/cases/{message['number']}/contacts",
+                             headers={"Authorization": f"Bearer {token}"}, timeout=channels.TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise channels.Transient(f"intake: {type(exc).__name__}")
+        if r.status_code != 200:
+            raise (channels.Transient if r.status_code >= 500 else channels.Permanent)(f"intake answered {r.status_code}")
+        phones = [c["phone"] for c in r.json() if c.get("phone")]
+        if not phones:
+            raise channels.Permanent("no phone on record for the petitioners (anonymous or not given)")
+        return phones
+
+    def _staff(self, staff_id):
+        person = self.county.person(staff_id)
+        if person is None:
+            raise channels.Permanent(f"{staff_id} is no longer in the county file")
+        return person
+
+    def _sent(self, tx, message):
+        metrics.NOTIFICATIONS.labels(message["channel"], "sent").inc()
+        tx.emit("notification.sent", domain.outcome_event(message), subject=message["case_id"] and str(message["case_id"]),
+                correlationid=message["correlationid"])
+
+    def _failed(self, tx, message):
+        metrics.NOTIFICATIONS.labels(message["channel"], "failed").inc()
+        log.warning("notification %s (%s by %s to %s) failed: %s", message["id"], message["kind"], message["channel"],
+                    message["recipient"], message["last_error"])
+        tx.emit("notification.failed", domain.outcome_event(message, message["last_error"]),
+                subject=message["case_id"] and str(message["case_id"]), correlationid=message["correlationid"])
+
+    def _inboxes_of(self, who):
+        """A person reads their own inbox and their body's."""
+        person = self.county.person(who.subject)
+        return [who.subject] + ([person.body] if person and person.body else [])
+
+
+def _secret(env_name, required=True):
+    """A secret named by the notify file, from the environment (never from the file)."""
+    value = os.environ.get(env_name or "")
+    if required and not value:
+        raise channels.Permanent(f"the secret {env_name or '(none named)'} is not set in the environment")
+    return value

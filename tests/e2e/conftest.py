@@ -1,15 +1,18 @@
 """All five services as real processes (`python -m fengqiao.runner`), as `make run` starts
 them, against the test databases and vhost."""
 import os
+import shutil
 import time
 import uuid
 
 import pytest
 import requests
+import yaml
 
 from fengqiao import auth, config, db, launcher, messaging
 from fengqiao.cli import main as cli
 from fengqiao.runner import service_class
+from tests.support import standins
 
 LOG_DIR = config.REPO_ROOT / "run" / "test-logs"
 
@@ -51,9 +54,32 @@ class Stack:
 
 
 @pytest.fixture
-def stack(e2e_env):
+def channels(tmp_path, monkeypatch):
+    """An SMTP server and an SMS provider standing in for the county's (processes of their own),
+    and a notify file pointing at them; the services started after this use it."""
+    processes, outs = [], {}
+    for kind in ("smtp", "sms"):
+        outs[kind] = tmp_path / f"{kind}.jsonl"
+        processes.append(standins.launch("smtp" if kind == "smtp" else "http", outs[kind]))
+    shutil.copytree(config.REPO_ROOT / "deploy/county/messages", tmp_path / "messages")
+    raw = yaml.safe_load((config.REPO_ROOT / "deploy/county/notify.yaml").read_text(encoding="utf-8"))
+    raw["channels"] = {"email": {"host": "127.0.0.1", "port": processes[0][1], "sender": "noreply@songhe.example"},
+                       "sms": {"url": f"http://127.0.0.1:{processes[1][1]}/v1/sms", "key_env": "FENGQIAO_SMS_API_KEY"}}
+    raw["quiet_hours"] = {"from": "00:00", "to": "00:01"}  # the tests run by day and by night
+    (tmp_path / "notify.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("FENGQIAO_NOTIFY_FILE", str(tmp_path / "notify.yaml"))
+    monkeypatch.setenv("FENGQIAO_SMS_API_KEY", "e2e-sms-key")
+    yield {kind: (lambda out=out: standins.accepted(out)) for kind, out in outs.items()}
+    for process, _ in processes:
+        process.terminate()
+        process.wait()
+
+
+@pytest.fixture
+def stack(e2e_env, channels):
     cli(["setup"])  # databases, migrations and every queue, as deployment does before starting
     s = Stack()
+    s.channels = channels
     yield s
     s.stop()
 

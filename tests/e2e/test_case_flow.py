@@ -1,4 +1,6 @@
 """One case through every service, with all of them running as processes."""
+import json
+
 import requests
 
 from fengqiao import auth, catalog, config
@@ -17,6 +19,10 @@ def types(timeline):
     return [e["type"] for e in timeline.get("events", [])]
 
 
+def sources(timeline):
+    return {e["type"]: e["source"] for e in timeline.get("events", [])}
+
+
 def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, headers):
     stack.start("intake", "routing", "mediation", "notify", "reporting")
     r = requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=headers)
@@ -25,8 +31,8 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
 
     timeline = eventually(
         lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-        lambda t: len(types(t)) == 6, timeout=10)
-    assert types(timeline)[:2] == CHAIN[:2] and set(types(timeline)[2:]) == set(AFTER_ASSIGNMENT)
+        lambda t: set(AFTER_ASSIGNMENT) <= set(types(t)), timeout=10)
+    assert types(timeline)[:2] == CHAIN[:2] and AFTER_ASSIGNMENT.items() <= sources(timeline).items()
     assert timeline["status"] == "in_progress" and timeline["body"] == "QS01-MEDIATION"
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
 
@@ -34,21 +40,27 @@ def test_a_registered_case_is_assigned_notified_and_visible_in_reporting(stack, 
     assert again.status_code == 200 and again.json()["outcome"] == "repeat_linked"
     timeline = eventually(
         lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-        lambda t: types(t)[6:] == ["case.repeat_linked", "case.risk_changed"], timeout=10)
+        lambda t: {"case.repeat_linked", "case.risk_changed"} <= set(types(t)), timeout=10)
+    assert types(timeline).index("case.repeat_linked") < types(timeline).index("case.risk_changed")
     events = catalog.load()
     for event in timeline["events"]:
         assert catalog.data_errors(events, event) == []
         assert "13800138000" not in str(event)  # personal data leaves intake masked
-    sources = {e["type"]: e["source"] for e in timeline["events"]}
-    assert sources == {"case.registered": "/fengqiao/intake", "case.assigned": "/fengqiao/routing", **AFTER_ASSIGNMENT,
-                       "case.repeat_linked": "/fengqiao/intake", "case.risk_changed": "/fengqiao/routing"}
+    assert {"case.registered": "/fengqiao/intake", "case.assigned": "/fengqiao/routing", **AFTER_ASSIGNMENT,
+            "case.repeat_linked": "/fengqiao/intake", "case.risk_changed": "/fengqiao/routing"}.items() \
+        <= sources(timeline).items()
     assert len({e["correlationid"] for e in timeline["events"]}) == 1
 
     assignment = get_json(f"{stack.url('routing')}/cases/{number}", headers)
     assert assignment["rule"] == "small-matter-in-the-village" and "小事不出村" in assignment["reason"]
     assert assignment["risk"] == "yellow" and assignment["repeat_count"] == 1  # a repeat petition raises it
-    [notice] = get_json(f"{stack.url('notify')}/notifications?case={number}", headers)
-    assert notice["recipient"] == "QS01-MEDIATION" and notice["status"] == "sent"
+    notices = {(n["kind"], n["recipient"], n["channel"]): n["status"]
+               for n in get_json(f"{stack.url('notify')}/notifications?case={number}", headers)}
+    assert notices[("case_assigned", "QS01-MEDIATION", "inbox")] == "sent"
+    # the mediation file accepted the case: the petitioner is told, by SMS, at the phone intake keeps
+    sms = eventually(stack.channels["sms"], bool)
+    assert json.loads(sms[0]["body"])["to"] == "13800138000" and number in json.loads(sms[0]["body"])["text"]
+    assert eventually(stack.channels["smtp"], bool)[0]["to"] == ["qs-xucs@songhe.example"]
     stats = get_json(f"{stack.url('reporting')}/stats", headers)
     assert stats == {"total": 1, "by_status": {"in_progress": 1}}
     [file] = get_json(f"{stack.url('mediation')}/files?case={number}", headers)
@@ -100,7 +112,7 @@ def test_a_case_is_handled_from_signing_to_closure_and_reporting_follows(stack, 
         assert r.status_code == 200, (verb, r.text)
     handled = ["case.signed", "case.accepted", "case.resolved", "case.followed_up", "case.closed"]
     timeline = eventually(lambda: get_json(f"{stack.url('reporting')}/cases/{number}/timeline", headers),
-                          lambda t: t.get("status") == "closed" and len(t["events"]) == len(CHAIN + handled))
+                          lambda t: t.get("status") == "closed" and "case.closed" in types(t))
     routed = [e["type"] for e in timeline["events"] if e["source"] == "/fengqiao/routing"]
-    assert routed == ["case.assigned"] + handled  # notify's notice may land anywhere after case.assigned
+    assert routed == ["case.assigned"] + handled  # notify's notices may land anywhere after case.assigned
     assert get_json(f"{stack.url('reporting')}/stats", headers) == {"total": 1, "by_status": {"closed": 1}}

@@ -1,0 +1,219 @@
+"""Notify on the real broker and database, talking to real servers: an SMTP server (aiosmtpd)
+and HTTP receivers standing in for the SMS provider and a webhook subscriber, each in a process
+of its own; intake running for petitioners' phones. Each trigger reaches its people by its
+channels, once, at a decent hour; failures are retried, then reported."""
+import json
+import os
+import shutil
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+import yaml
+
+from fengqiao import auth, catalog, config
+from fengqiao.events import new_event
+from services.intake.schemas import REGISTRATION_EXAMPLE
+from services.intake.service import IntakeService
+from services.notify.service import NotifyService
+from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
+from tests.support import standins
+
+NOTIFY_DIR = config.REPO_ROOT / "services" / "notify"
+INTAKE_DIR = config.REPO_ROOT / "services" / "intake"
+CASE_ID = "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10"
+SECRET = "webhook-test-secret"
+
+
+def token(*roles, who="tester", scope="SH"):
+    s = config.settings("notify")
+    return {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, who, roles, scope)}
+
+
+@pytest.fixture
+def standin(tmp_path):
+    """start(kind, *options) → (port, read()): a stand-in server and what it accepted so far."""
+    processes = []
+
+    def start(kind, *options):
+        out = tmp_path / f"{kind}-{len(processes)}.jsonl"
+        process, port = standins.launch(kind, out, *options)
+        processes.append(process)
+        return port, lambda: standins.accepted(out)
+
+    yield start
+    for p in processes:
+        p.terminate()
+        p.wait()
+
+
+@pytest.fixture
+def notify_file(tmp_path):
+    """write(change) → path: the shipped notify file and messages, changed for this test."""
+    shutil.copytree(config.REPO_ROOT / "deploy/county/messages", tmp_path / "messages")
+    path = tmp_path / "notify.yaml"
+
+    def write(change):
+        raw = yaml.safe_load((config.REPO_ROOT / "deploy/county/notify.yaml").read_text(encoding="utf-8"))
+        raw["delivery"] = {"attempts": 3, "backoff_seconds": 1, "max_backoff_seconds": 2}
+        raw["quiet_hours"] = {"from": "00:00", "to": "00:01"}  # hardly ever: the tests run by day and night
+        change(raw)
+        path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def stack(run_service, fresh_database, isolated, notify_file, standin, monkeypatch):
+    """intake, and notify wired to the stand-ins; start(change=..., replicas=1)."""
+    monkeypatch.setenv("FENGQIAO_SMS_API_KEY", "sms-test-key")
+    monkeypatch.setenv("FENGQIAO_WEBHOOK_SECRET_PLATFORM", SECRET)
+    intake = run_service(IntakeService, fresh_database(INTAKE_DIR))
+    intake_url = f"http://127.0.0.1:{web_port(intake)}"
+
+    def start(smtp_options=(), sms_options=(), change=lambda raw: None, replicas=1):
+        smtp_port, mail = standin("smtp", *smtp_options)
+        sms_port, sms = standin("http", *sms_options)
+        hook_port, hooks = standin("http", "--secret", SECRET)
+
+        def wire(raw):
+            raw["channels"] = {"email": {"host": "127.0.0.1", "port": smtp_port, "sender": "noreply@songhe.example"},
+                               "sms": {"url": f"http://127.0.0.1:{sms_port}/v1/sms", "key_env": "FENGQIAO_SMS_API_KEY"}}
+            raw["webhooks"] = {"platform": {"url": f"http://127.0.0.1:{hook_port}/events",
+                                            "secret_env": "FENGQIAO_WEBHOOK_SECRET_PLATFORM"}}
+            raw["triggers"].append({"event": "case.assigned", "message": "case_assigned", "to": ["webhook:platform"]})
+        path = notify_file(lambda raw: (wire(raw), change(raw)))
+        url = fresh_database(NOTIFY_DIR)
+        cls = isolated(NotifyService)
+        containers = [run_service(cls, url, NOTIFY_FILE=str(path), NOTIFY_DISPATCH_SECONDS=0.2, INTAKE_URL=intake_url,
+                                  COUNTY_RELOAD_SECONDS=0) for _ in range(replicas)]
+        return {"base": f"http://127.0.0.1:{web_port(containers[0])}", "db": url, "mail": mail, "sms": sms,
+                "hooks": hooks, "intake": intake_url, "file": path, "rewire": lambda c: notify_file(lambda r: (wire(r), c(r)))}
+    return start
+
+
+def routing_event(type, **data):
+    base = {"case_id": CASE_ID, "number": "QS-2026-000001", "township": "QS", "status": "assigned"}
+    return new_event("routing", type, {**base, **data}, subject=CASE_ID, correlationid="corr-1")
+
+
+ASSIGNED = dict(body="QS01-MEDIATION", body_name="柳湾村人民调解委员会", body_level="village", tier="village",
+                co_bodies=[], rule="small-matter-in-the-village", reason="小事不出村", assigned_by="rules",
+                channel_class="civil_dispute", category="neighbour_dispute")
+
+
+def statuses(s, number="QS-2026-000001"):
+    r = requests.get(f"{s['base']}/notifications?case={number}", headers=token("clerk"))
+    return {(n["kind"], n["recipient"], n["channel"]): n for n in r.json()}
+
+
+def test_an_assignment_reaches_the_body_s_inbox_its_handler_by_email_and_the_webhook_signed(stack, amqp_uri):
+    s = stack()
+    publish(amqp_uri, "routing", routing_event("case.assigned", **ASSIGNED))
+    mail = eventually(s["mail"])
+    hooks = eventually(s["hooks"])
+    assert mail[0]["to"] == ["qs-xucs@songhe.example"]
+    assert "Subject: =?utf-8?" in mail[0]["content"] or "【交办】" in mail[0]["content"]
+    [hook] = hooks
+    assert hook["verified"] is True and json.loads(hook["body"])["type"] == "case.assigned"
+    assert hook["headers"]["X-Fengqiao-Delivery"]
+    done = eventually(lambda: (st := statuses(s)) and all(n["status"] == "sent" for n in st.values()) and st)
+    assert set(done) == {("case_assigned", "QS01-MEDIATION", "inbox"), ("case_assigned", "QS-XUCS", "inbox"),
+                         ("case_assigned", "QS-XUCS", "email"), ("case_assigned", "platform", "webhook")}
+    inbox = requests.get(f"{s['base']}/inbox?unread=true", headers=token("handler", who="QS-XUCS")).json()
+    assert {m["recipient"] for m in inbox} == {"QS-XUCS", "QS01-MEDIATION"}  # their own and their body's
+    assert inbox[0]["subject"].startswith("【交办】")
+    read = requests.post(f"{s['base']}/inbox/{inbox[0]['id']}/read", headers=token("handler", who="QS-XUCS"))
+    assert read.status_code == 200 and read.json()["read_at"]
+    stranger = requests.post(f"{s['base']}/inbox/{inbox[1]['id']}/read", headers=token("handler", who="BY-NOBODY"))
+    assert stranger.status_code == 404
+    events = eventually(lambda: [e for e in outbox_events(s["db"]) if e["type"] == "notification.sent"] if len(
+        [e for e in outbox_events(s["db"]) if e["type"] == "notification.sent"]) == 4 else None)
+    documented = catalog.load()
+    assert all(catalog.data_errors(documented, e) == [] for e in events)
+
+
+def _register(s):
+    clerk = {"Authorization": "Bearer " + auth.issue(config.settings("intake").jwt_secret, "fengqiao", "c", ["clerk"], "SH")}
+    r = requests.post(f"{s['intake']}/cases", json=REGISTRATION_EXAMPLE, headers=clerk)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_petitioner_is_told_by_sms_with_the_phone_fetched_from_intake_and_never_kept(stack, amqp_uri):
+    s = stack()
+    case = _register(s)
+    phone = REGISTRATION_EXAMPLE["petitioners"][0]["phone"]
+    publish(amqp_uri, "routing", routing_event("case.accepted", case_id=case["id"], number=case["number"],
+                                               status="in_progress", body="QS01-MEDIATION", accepted_by="QS-XUCS"))
+    [sms] = eventually(s["sms"])
+    body = json.loads(sms["body"])
+    assert body["to"] == phone and body["text"].startswith("【松河县矛盾纠纷调处】您反映的事项（编号 " + case["number"])
+    assert sms["headers"]["Authorization"] == "Bearer sms-test-key"
+    eventually(lambda: statuses(s, case["number"])[("petitioner_accepted", "petitioner", "sms")]["status"] == "sent")
+    with pool_of(s["db"]) as pool, pool.connection() as conn:  # nothing of notify's keeps the number
+        tables = [r["table_name"] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+        for table in tables:
+            dump = json.dumps([dict(r) for r in conn.execute(f"SELECT * FROM {table}")], default=str)
+            assert phone not in dump and phone[-8:] not in dump, table
+
+
+def test_a_petitioner_sms_in_quiet_hours_waits_until_they_end(stack, amqp_uri):
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = {"from": (now - timedelta(hours=1)).strftime("%H:%M"), "to": (now + timedelta(hours=1)).strftime("%H:%M")}
+    s = stack(change=lambda raw: raw.update(quiet_hours=quiet))
+    case = _register(s)
+    publish(amqp_uri, "routing", routing_event("case.extended", case_id=case["id"], number=case["number"],
+                                               status="in_progress", days=30, approver="QS-LIUXF", reason="鉴定"))
+    held = eventually(lambda: statuses(s, case["number"]).get(("petitioner_extended", "petitioner", "sms")))
+    end = datetime.fromisoformat(held["next_attempt_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert held["status"] == "pending" and end.strftime("%H:%M") == quiet["to"] and end > now
+    time.sleep(1)
+    assert s["sms"]() == []
+    s["rewire"](lambda raw: None)  # morning: the quiet hours are over (the file back to the night) …
+    with pool_of(s["db"]) as pool, pool.connection() as conn:  # … and the held message is due
+        conn.execute("UPDATE notifications SET next_attempt_at = now() WHERE status = 'pending'")
+        conn.commit()
+    assert "延期" in json.loads(eventually(s["sms"])[0]["body"])["text"]
+
+
+def test_the_same_deadline_notice_three_times_and_again_sends_one_message_with_two_replicas(stack, amqp_uri):
+    s = stack(replicas=2)
+    data = {"deadline_id": "3f2b8c1e-5d4a-4b6f-9e8d-7c6b5a4f3e2d", "policy": "handling", "owner_id": CASE_ID,
+            "case_id": CASE_ID, "started_at": "2026-03-02T01:30:00+00:00", "due_at": "2026-05-06T16:00:00+00:00",
+            "due_date": "2026-05-06", "share_used": 0.8, "context": {"case_id": CASE_ID, "body": "QS-JUDICIAL"},
+            "threshold": "80%"}
+    notice = new_event("routing", "deadline.due_soon", {**data, "number": "QS-2026-000001", "township": "QS"},
+                       subject=CASE_ID, correlationid="corr-1")
+    for _ in range(3):
+        publish(amqp_uri, "routing", notice)  # redelivered
+    publish(amqp_uri, "routing", {**notice, "id": "another-event-for-the-same-threshold"})
+    eventually(s["sms"])
+    time.sleep(1.5)  # both replicas sweep and dispatch several times more
+    assert len(s["sms"]()) == 1 and json.loads(s["sms"]()[0]["body"])["to"] == "13900001010"  # 黄卫东, 司法所
+    kept = statuses(s)
+    assert set(kept) == {("deadline_due_soon", "QS-HUANGWD", "inbox"), ("deadline_due_soon", "QS-HUANGWD", "sms")}
+
+
+def test_an_smtp_server_that_refuses_twice_then_accepts_gets_the_message_once(stack, amqp_uri):
+    s = stack(smtp_options=("--refuse", "2"))
+    publish(amqp_uri, "routing", routing_event("case.assigned", **ASSIGNED))
+    email = eventually(lambda: (n := statuses(s).get(("case_assigned", "QS-XUCS", "email"))) and n["status"] == "sent"
+                       and n, timeout=15)
+    assert email["attempts"] == 3 and len(s["mail"]()) == 1
+
+
+def test_a_message_that_keeps_failing_is_marked_failed_with_its_reason(stack, amqp_uri):
+    s = stack(sms_options=("--fail", "99", "--status", "503"))
+    publish(amqp_uri, "routing", routing_event("case.whistle_raised", status="in_progress", whistle_id=CASE_ID,
+                                               bodies=["QS-LAND"], reason="违建", raised_by="QS-HUANGWD"))
+    failed = eventually(lambda: (n := statuses(s).get(("whistle_raised", "QS-HUGW", "sms"))) and n["status"] == "failed"
+                        and n, timeout=15)
+    assert failed["attempts"] == 3 and "503" in failed["last_error"]
+    [event] = [e for e in outbox_events(s["db"]) if e["type"] == "notification.failed"]
+    assert event["data"]["reason"] == "SMS provider answered 503" and event["data"]["recipient"] == "QS-HUGW"
+    assert catalog.data_errors(catalog.load(), event) == []
+    assert os.environ["FENGQIAO_SMS_API_KEY"] not in json.dumps(event)
