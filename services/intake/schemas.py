@@ -275,5 +275,5 @@ class LedgerReportSchema(Schema):
 
 class ContactSchema(Schema):
     """A petitioner's phone, for sending only: never stored by the service that asks."""
-    name = fields.String()
+    position = fields.Integer(metadata={"description": "the petitioner's place in the case (0, 1, …)"})
     phone = fields.String()

@@ -121,8 +121,11 @@ class IntakeService(BackboneService):
         sealed = store.sealed_contacts(self.db, number)
         if sealed is None:
             raise Problem(404, "Not Found", f"no case {number}")
-        contacts = [{"name": p["name"], "phone": self.vault.decrypt(p["phone_sealed"])}
-                    for p in sealed if p["phone_sealed"]]
+        try:
+            contacts = [{"position": p["position"], "phone": self.vault.decrypt(p["phone_sealed"])}
+                        for p in sealed if p["phone_sealed"]]
+        except ValueError:  # sealed with a key no longer configured
+            raise Problem(503, "Service Unavailable", "personal data cannot be unsealed with the configured keys")
         return json_response(ContactSchema(many=True).dump(contacts))
 
     # --- Leader reception days (领导坐班接访): the roster and its appointments (预约) ---

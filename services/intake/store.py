@@ -112,11 +112,11 @@ def clusters(db, township=None, category=None):
 
 
 def sealed_contacts(db, number):
-    """The petitioners' names and sealed phones of a case (None: no such case)."""
+    """The petitioners' positions and sealed phones of a case (None: no such case)."""
     cases = db.query("SELECT id FROM cases WHERE number = %s", (number,))
     if not cases:
         return None
-    return db.query("SELECT name, phone_sealed FROM petitioners WHERE case_id = %s ORDER BY position",
+    return db.query("SELECT position, phone_sealed FROM petitioners WHERE case_id = %s ORDER BY position",
                     (cases[0]["id"],))
 
 

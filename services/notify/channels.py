@@ -19,7 +19,11 @@ class Transient(Exception):
 
 
 class Permanent(Exception):
-    """The far side refused the message for good (5xx SMTP, most 4xx HTTP)."""
+    """The far side refused the message for good (5xx SMTP, most 4xx HTTP, a redirect)."""
+
+
+class Skipped(Exception):
+    """There is nobody to send to (a petitioner without a phone): nothing failed."""
 
 
 def send_email(settings, to_address, subject, text, message_id, password=None):
@@ -48,7 +52,7 @@ def send_email(settings, to_address, subject, text, message_id, password=None):
 def send_sms(settings, key, phone, text, message_id):
     """POST {to, text, id} to the provider with its key; `id` lets the provider drop a resend."""
     _post(settings["url"], json={"to": phone, "text": text, "id": str(message_id)},
-          headers={"Authorization": f"Bearer {key}"}, what="SMS provider")
+          headers={"Authorization": f"Bearer {key}"}, what="SMS provider", echo=False)
 
 
 def signature(secret, timestamp, body):
@@ -66,12 +70,14 @@ def send_webhook(url, secret, body, delivery_id):
         "X-Fengqiao-Timestamp": timestamp, "X-Fengqiao-Signature": signature(secret, timestamp, body)})
 
 
-def _post(url, what, **kwargs):
+def _post(url, what, echo=True, **kwargs):
+    """POST; a refusal's body is kept only when `echo` (an SMS provider's may repeat the number)."""
     try:
-        response = requests.post(url, timeout=TIMEOUT_SECONDS, **kwargs)
+        response = requests.post(url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
         raise Transient(f"{what}: {type(exc).__name__}")
     if response.status_code >= 500 or response.status_code in (408, 429):
         raise Transient(f"{what} answered {response.status_code}")
-    if response.status_code >= 400:
-        raise Permanent(f"{what} answered {response.status_code}: {response.text[:200]}")
+    if response.status_code >= 300:
+        said = f": {response.text[:200]}" if echo else ""
+        raise Permanent(f"{what} answered {response.status_code}{said}")

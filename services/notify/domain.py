@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import jinja2
+
 DEADLINE_EVENTS = ("deadline.due_soon", "deadline.overdue")
 RISK_LABELS = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
 
@@ -77,19 +79,22 @@ def recipients(county, spec, data):
 # --- messages -----------------------------------------------------------------------------------
 
 def dedup_basis(event):
-    """What makes two events one occasion: a deadline's notice is one per deadline and threshold
-    (or overdue day); any other event is itself."""
+    """What makes two events one occasion: a deadline's notice is one per deadline and threshold,
+    or per due moment and overdue day (an extended deadline missed again is a new occasion); any
+    other event is itself."""
     data = event["data"]
-    if event["type"] in DEADLINE_EVENTS:
-        step = data.get("threshold") if event["type"] == "deadline.due_soon" else f"overdue+{data.get('days_overdue')}"
-        return f"{data['deadline_id']}:{step}"
+    if event["type"] == "deadline.due_soon":
+        return f"{data['deadline_id']}:{data.get('threshold')}"
+    if event["type"] == "deadline.overdue":
+        return f"{data['deadline_id']}:{data.get('due_at')}:overdue+{data.get('days_overdue')}"
     return event["id"]
 
 
 def messages(rules, county, helpers, event, now, tz):
     """The messages an event causes: [{id, dedup_key, kind, channel, recipient, recipient_kind,
-    subject, text, not_before, case_id, number, event_id, correlationid}]. Rendering is done here,
-    once; a petitioner's contact is never part of it."""
+    subject, text, not_before, case_id, number, event_id, correlationid, error}]. Rendering is
+    done here, once; a petitioner's contact is never part of it. A message whose template fails
+    on this event carries the `error` instead of words (it is recorded as failed, not lost)."""
     data = event["data"]
     found = []
     for trigger in rules.triggers_for(event["type"], data):
@@ -98,13 +103,17 @@ def messages(rules, county, helpers, event, now, tz):
                 for channel in trigger.by:
                     if not who.reachable_by(channel, county):
                         continue
-                    subject, text = render(rules, trigger.message, helpers, event, who, channel)
+                    try:
+                        subject, text, error = *render(rules, trigger.message, helpers, event, who, channel), None
+                    except jinja2.TemplateError as exc:
+                        subject, text, error = None, "", f"template {trigger.message}: {type(exc).__name__}: {exc}"
                     found.append({
                         "id": uuid.uuid4(), "dedup_key": f"{trigger.key}|{dedup_basis(event)}|{who.kind}:{who.id}|{channel}",
                         "kind": trigger.message, "channel": channel, "recipient": who.id, "recipient_kind": who.kind,
                         "subject": subject, "text": text, "case_id": data.get("case_id"), "number": data.get("number"),
                         "event_id": event["id"], "correlationid": event.get("correlationid"),
                         "not_before": held_until(rules, now, tz) if who.kind == "petitioner" else now,
+                        "error": error,
                     })
     return _unique(found)
 

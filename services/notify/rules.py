@@ -10,12 +10,16 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from fengqiao import catalog
 from fengqiao.calendar import ConfigError, chinese_date
 
 CHANNELS = ("inbox", "email", "sms", "webhook")
 RECIPIENTS = ("lead_body", "named_bodies", "handlers", "mediators", "supervisor", "township_leader", "responsible",
               "petitioner")
 CONDITIONS = ("status", "to", "policy", "outcome", "min_days_overdue")
+# The names templates may call (domain.template_helpers gives them); stand-ins check templates at load.
+HELPERS = ("category", "body_name", "policy", "colour", "subject_of")
+CHANNEL_SETTINGS = {"email": ("host", "port", "sender"), "sms": ("url", "key_env")}
 _EVENT = re.compile(r"^[a-z_]+\.[a-z_]+$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
@@ -58,16 +62,20 @@ class NotifyRules:
         return [t for t in self.triggers if t.event == event_type and t.applies(data)]
 
 
-def load(path):
+def load(path, examples=None):
+    """The notify file at `path`, its templates in messages/ beside it. `examples` ({event type:
+    data}, by default the event catalog's) are what each trigger's template must render."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse(raw, str(path), path.parent / "messages")
+    if examples is None:
+        examples = {t: e["example"] for t, e in catalog.load().items()}
+    return parse(raw, str(path), path.parent / "messages", examples)
 
 
-def parse(raw, where, messages_dir):
+def parse(raw, where, messages_dir, examples):
     def fail(entry, problem):
         raise ConfigError(f"{where}: {entry}: {problem}")
 
@@ -87,10 +95,17 @@ def parse(raw, where, messages_dir):
     channels = raw.get("channels") or {}
     webhooks = raw.get("webhooks") or {}
     for name, hook in webhooks.items():
-        if not isinstance(hook, dict) or not str(hook.get("url", "")).startswith(("http://", "https://")):
+        if not isinstance(hook, dict) or not str(hook.get("url", "")).startswith(("http://", "https://")) \
+                or not hook.get("secret_env"):
             fail(f"webhooks.{name}", "needs a 'url' (http or https) and a 'secret_env'")
     templates = _templates(messages_dir, fail)
     triggers = tuple(_trigger(t, f"triggers[{i}]", templates, webhooks, fail) for i, t in enumerate(raw["triggers"]))
+    for channel, needed in CHANNEL_SETTINGS.items():
+        missing = [k for k in needed if not (channels.get(channel) or {}).get(k)]
+        if missing and any(channel in t.by for t in triggers):
+            fail(f"channels.{channel}", f"a trigger sends by {channel}: it needs {', '.join(missing)}")
+    for i, t in enumerate(triggers):
+        _renders(templates, t, examples.get(t.event), f"triggers[{i}].message", fail)
     return NotifyRules(triggers, templates, quiet_from, quiet_to, numbers["attempts"], numbers["backoff_seconds"],
                        numbers["max_backoff_seconds"], str(raw.get("sms_signature") or ""),
                        dict(channels.get("email") or {}), dict(channels.get("sms") or {}), dict(webhooks))
@@ -108,7 +123,8 @@ def _templates(messages_dir, fail):
     sources = {}
     for path in sorted(Path(messages_dir).glob("*.txt")):
         sources[path.stem] = path.read_text(encoding="utf-8")
-    env = jinja2.Environment(loader=jinja2.DictLoader(sources), autoescape=False, keep_trailing_newline=False)
+    env = jinja2.Environment(loader=jinja2.DictLoader(sources), autoescape=False, keep_trailing_newline=False,
+                             undefined=jinja2.StrictUndefined)  # a missing field is an error, not a blank
     env.filters["chinese_date"] = chinese_date
     for name in sources:
         try:
@@ -150,3 +166,16 @@ def _trigger(t, entry, templates, webhooks, fail):
         elif not isinstance(wanted, list) or not wanted:
             fail(f"{entry}.when.{name}", "expected a non-empty list")
     return Trigger(f"{t['event']}:{t['message']}", t["event"], t["message"], tuple(map(str, to)), tuple(by), dict(when))
+
+
+def _renders(templates, trigger, example, entry, fail):
+    """The trigger's template renders the catalog's example of its event (a field that events
+    of this type do not carry is caught here, not when a real event arrives)."""
+    if example is None:
+        return
+    stand_ins = {name: (lambda *args: "…") for name in HELPERS}
+    try:
+        templates.get_template(trigger.message).render(data=example, event={"type": trigger.event, "data": example},
+                                                        recipient="某某", **stand_ins)
+    except jinja2.TemplateError as exc:
+        fail(entry, f"messages/{trigger.message}.txt does not render for a {trigger.event} event: {exc}")

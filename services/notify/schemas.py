@@ -21,7 +21,8 @@ class NotificationSchema(Schema):
     recipient_kind = fields.String()
     subject = fields.String(allow_none=True)
     text = fields.String()
-    status = fields.String(metadata={"description": "pending (waiting: quiet hours or a retry), sent or failed"})
+    status = fields.String(metadata={"description": "pending (waiting: quiet hours or a retry), sent, failed, or "
+                                                    "skipped (nobody to send to: an anonymous petitioner)"})
     attempts = fields.Integer()
     next_attempt_at = fields.AwareDateTime(allow_none=True)
     last_error = fields.String(allow_none=True)

@@ -23,6 +23,7 @@ from services.notify.schemas import InboxQuery, InboxSchema, NotificationSchema,
 
 log = logging.getLogger(__name__)
 DISPATCH_BATCH = 50  # messages one dispatch tick sends at most; the next tick takes the rest
+STAFF = ("clerk", "handler", "mediator", "leader", "supervisor", "discipline_officer", "auditor", "operator")
 
 
 def _now():
@@ -44,6 +45,9 @@ class NotifyService(BackboneService):
         now = _now()
         found = domain.messages(self.rules, self.county, domain.template_helpers(self.county, self.deadlines),
                                 event, now, self.deadlines.calendar.tz)
+        if not found:
+            log.warning("%s %s of %s: the triggers name nobody the county file can reach", event["type"], event["id"],
+                        event["data"].get("number"))
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
@@ -63,12 +67,21 @@ class NotifyService(BackboneService):
 
     # --- queries --------------------------------------------------------------------------
 
-    @route("GET", "/notifications", summary="Every message about a case and its delivery status",
+    @route("GET", "/notifications", summary="Every message about a case and its delivery status", roles=STAFF,
            query_schema=NotificationsQuery, response_schema=NotificationSchema(many=True))
     def list_notifications(self, request):
         query = load_query(request, NotificationsQuery())
         with self.db.transaction() as tx:
             return json_response(NotificationSchema(many=True).dump(store.notifications_of_case(tx, query["case"])))
+
+    @route("POST", "/notifications/<message_id>/retry", roles=("operator", "supervisor"), response_schema=NotificationSchema,
+           summary="Send a failed message again (after the cause was mended: a secret set, a provider back)")
+    def retry(self, request, message_id):
+        with self.db.transaction() as tx:
+            message = store.retry_failed(tx, message_id, _now()) if _is_uuid(message_id) else None
+        if message is None:
+            raise Problem(409, "Conflict", f"no failed message {message_id}")
+        return json_response(NotificationSchema().dump(message))
 
     @route("GET", "/inbox", summary="The staff inbox: your messages and your body's, newest first",
            query_schema=InboxQuery, response_schema=InboxSchema(many=True))
@@ -80,9 +93,7 @@ class NotifyService(BackboneService):
 
     @route("POST", "/inbox/<message_id>/read", summary="Mark an inbox message read", response_schema=InboxSchema)
     def mark_read(self, request, message_id):
-        try:
-            uuid.UUID(message_id)
-        except ValueError:
+        if not _is_uuid(message_id):
             raise Problem(404, "Not Found", f"no message {message_id} in your inbox")
         with self.db.transaction() as tx:
             message = store.mark_read(tx, message_id, self._inboxes_of(principal(request)))
@@ -93,14 +104,17 @@ class NotifyService(BackboneService):
     # --- plumbing -------------------------------------------------------------------------
 
     def _enqueue(self, tx, message, event, now):
-        """Record a message once; an inbox message is delivered by being recorded."""
-        inbox = message["channel"] == "inbox"
+        """Record a message once; an inbox message is delivered by being recorded, one whose words
+        could not be written is failed at once (and said so)."""
+        status = "failed" if message["error"] else "sent" if message["channel"] == "inbox" else "pending"
         row = store.insert_new(tx, {
-            **message, "status": "sent" if inbox else "pending", "sent_at": now if inbox else None,
-            "next_attempt_at": None if inbox else message["not_before"],
+            **message, "status": status, "sent_at": now if status == "sent" else None, "last_error": message["error"],
+            "next_attempt_at": message["not_before"] if status == "pending" else None,
             "payload": event if message["channel"] == "webhook" else None})
-        if row is not None and inbox:
+        if row is not None and status == "sent":
             self._sent(tx, row)
+        elif row is not None and status == "failed":
+            self._failed(tx, row)
 
     def _deliver(self, tx, message):
         now = _now()
@@ -110,21 +124,30 @@ class NotifyService(BackboneService):
                 store.postpone(tx, message["id"], held)
                 return
         attempts = message["attempts"] + 1
+        delivered = list(message["delivered_to"])
         try:
-            self._send(message)
-        except channels.Transient as exc:
-            again = domain.retry_at(self.rules, attempts, now)
-            if again is not None:
-                metrics.NOTIFICATIONS.labels(message["channel"], "retried").inc()
-                store.record(tx, message["id"], "pending", attempts, again, str(exc))
-                return
-            self._failed(tx, store.record(tx, message["id"], "failed", attempts, error=str(exc)))
+            self._send(message, delivered)
         except channels.Permanent as exc:
-            self._failed(tx, store.record(tx, message["id"], "failed", attempts, error=str(exc)))
+            self._failed(tx, store.record(tx, message["id"], "failed", attempts, delivered, error=str(exc)))
+        except channels.Skipped as exc:
+            metrics.NOTIFICATIONS.labels(message["channel"], "skipped").inc()
+            store.record(tx, message["id"], "skipped", attempts, delivered, error=str(exc))
+        except Exception as exc:  # Transient, or a fault of ours: never let one message stop the others
+            if not isinstance(exc, channels.Transient):
+                log.exception("sending notification %s failed unexpectedly", message["id"])
+            error = str(exc) if isinstance(exc, channels.Transient) else f"unexpected {type(exc).__name__}"
+            again = domain.retry_at(self.rules, attempts, now)
+            if again is None:
+                self._failed(tx, store.record(tx, message["id"], "failed", attempts, delivered, error=error))
+                return
+            metrics.NOTIFICATIONS.labels(message["channel"], "retried").inc()
+            store.record(tx, message["id"], "pending", attempts, delivered, again, error)
         else:
-            self._sent(tx, store.record(tx, message["id"], "sent", attempts))
+            self._sent(tx, store.record(tx, message["id"], "sent", attempts, delivered))
 
-    def _send(self, message):
+    def _send(self, message, delivered):
+        """Send by the message's channel; `delivered` collects the petitioners reached so far (one
+        message to several petitioners is retried only for those not reached)."""
         channel, who = message["channel"], message["recipient"]
         if channel == "webhook":
             hook = self.rules.webhooks.get(who)
@@ -138,16 +161,18 @@ class NotifyService(BackboneService):
                                 _secret(settings.get("password_env"), required=False))
         elif channel == "sms":
             key = _secret(self.rules.sms.get("key_env"))
-            for i, phone in enumerate(self._phones(message)):
-                channels.send_sms(self.rules.sms, key, phone, message["text"], f"{message['id']}:{i}")
+            for position, phone in self._phones(message):
+                if position not in delivered:
+                    channels.send_sms(self.rules.sms, key, phone, message["text"], f"{message['id']}:{position}")
+                    delivered.append(position)
         else:
             raise channels.Permanent(f"no way to send by {channel}")
 
     def _phones(self, message):
-        """A staff member's phone from the county file; petitioners' from intake, now, held in
-        memory only for this send."""
+        """[(position, phone)]: a staff member's from the county file; petitioners' from intake,
+        now, held in memory only for this send."""
         if message["recipient_kind"] == "staff":
-            return [self._staff(message["recipient"]).phone]
+            return [(0, self._staff(message["recipient"]).phone)]
         s = self.config
         token = auth.issue(s["JWT_SECRET"], s["JWT_AUDIENCE"], "notify", ["service"], self.county.code, ttl_seconds=60)
         try:
@@ -157,9 +182,9 @@ class NotifyService(BackboneService):
             raise channels.Transient(f"intake: {type(exc).__name__}")
         if r.status_code != 200:
             raise (channels.Transient if r.status_code >= 500 else channels.Permanent)(f"intake answered {r.status_code}")
-        phones = [c["phone"] for c in r.json() if c.get("phone")]
+        phones = [(c["position"], c["phone"]) for c in r.json()]
         if not phones:
-            raise channels.Permanent("no phone on record for the petitioners (anonymous or not given)")
+            raise channels.Skipped("no phone on record for the petitioners (anonymous, or none given)")
         return phones
 
     def _staff(self, staff_id):
@@ -187,8 +212,18 @@ class NotifyService(BackboneService):
 
 
 def _secret(env_name, required=True):
-    """A secret named by the notify file, from the environment (never from the file)."""
+    """A secret named by the notify file, from the environment (never from the file). Missing,
+    the message waits and is retried: setting it mends the delivery."""
     value = os.environ.get(env_name or "")
     if required and not value:
-        raise channels.Permanent(f"the secret {env_name or '(none named)'} is not set in the environment")
+        log.error("the secret %s is not set in the environment: messages wait", env_name)
+        raise channels.Transient(f"the secret {env_name or '(none named)'} is not set in the environment")
     return value
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(text)
+        return True
+    except ValueError:
+        return False

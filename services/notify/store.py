@@ -4,7 +4,7 @@ import json
 from psycopg.types.json import Jsonb
 
 _COLUMNS = ("id", "dedup_key", "case_id", "number", "kind", "channel", "recipient", "recipient_kind", "subject",
-            "text", "status", "next_attempt_at", "event_id", "correlationid", "payload", "sent_at")
+            "text", "status", "next_attempt_at", "event_id", "correlationid", "payload", "sent_at", "last_error")
 
 
 def insert_new(tx, message):
@@ -22,11 +22,18 @@ def claim_due(tx, now):
         " ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED", (now,)).fetchone()
 
 
-def record(tx, message_id, status, attempts, next_attempt_at=None, error=None):
+def record(tx, message_id, status, attempts, delivered_to, next_attempt_at=None, error=None):
     return tx.execute(
-        "UPDATE notifications SET status = %s, attempts = %s, next_attempt_at = %s, last_error = %s,"
-        " sent_at = CASE WHEN %s = 'sent' THEN now() ELSE sent_at END WHERE id = %s RETURNING *",
-        (status, attempts, next_attempt_at, error, status, message_id)).fetchone()
+        "UPDATE notifications SET status = %s, attempts = %s, delivered_to = %s, next_attempt_at = %s,"
+        " last_error = %s, sent_at = CASE WHEN %s = 'sent' THEN now() ELSE sent_at END WHERE id = %s RETURNING *",
+        (status, attempts, delivered_to, next_attempt_at, error, status, message_id)).fetchone()
+
+
+def retry_failed(tx, message_id, now):
+    """A failed message back in the queue, its attempts counted anew."""
+    return tx.execute(
+        "UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = %s"
+        " WHERE id = %s AND status = 'failed' AND channel <> 'inbox' RETURNING *", (now, message_id)).fetchone()
 
 
 def postpone(tx, message_id, until):

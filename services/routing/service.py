@@ -303,13 +303,17 @@ class RoutingService(BackboneService):
         for f in facts:
             tx.emit(f.type, f.data, subject=str(case["id"]), correlationid=case["correlationid"])
             self._started(tx, case, f.type, now)
+        deadline_store.set_context(tx, case["id"], self._context(case))  # notices name the body that has it now
         for whistle in domain.close_whistles(case, store.open_whistles(tx, case["id"]), now):
             store.save_whistle(tx, whistle)
             deadline_store.stop(tx, whistle["id"], "whistle_report", now)
 
     def _started(self, tx, case, event_type, at):
         deadline_store.apply_event(tx, self.deadlines.policies, self.deadlines.calendar, self._owner(case),
-                                   event_type, at, {"case_id": str(case["id"]), "body": case.get("body")})
+                                   event_type, at, self._context(case))
+
+    def _context(self, case):
+        return {"case_id": str(case["id"]), "body": case.get("body")}
 
     def _owner(self, case, owner_id=None):
         return {"id": owner_id or case["id"], "number": case["number"], "township": case["township"],

@@ -153,12 +153,50 @@ def test_a_petitioner_is_told_by_sms_with_the_phone_fetched_from_intake_and_neve
     assert body["to"] == phone and body["text"].startswith("【松河县矛盾纠纷调处】您反映的事项（编号 " + case["number"])
     assert sms["headers"]["Authorization"] == "Bearer sms-test-key"
     eventually(lambda: statuses(s, case["number"])[("petitioner_accepted", "petitioner", "sms")]["status"] == "sent")
-    with pool_of(s["db"]) as pool, pool.connection() as conn:  # nothing of notify's keeps the number
+    _no_phone_in(s["db"], phone)  # nothing of notify's keeps the number
+
+
+def _no_phone_in(url, phone):
+    with pool_of(url) as pool, pool.connection() as conn:
         tables = [r["table_name"] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
         for table in tables:
             dump = json.dumps([dict(r) for r in conn.execute(f"SELECT * FROM {table}")], default=str)
             assert phone not in dump and phone[-8:] not in dump, table
+
+
+def test_a_refusal_that_repeats_the_number_keeps_it_out_and_an_anonymous_petitioner_is_skipped(stack, amqp_uri):
+    s = stack(sms_options=("--fail", "99", "--status", "400", "--echo"))
+    case = _register(s)
+    phone = REGISTRATION_EXAMPLE["petitioners"][0]["phone"]
+    publish(amqp_uri, "routing", routing_event("case.accepted", case_id=case["id"], number=case["number"],
+                                               status="in_progress", body="QS01-MEDIATION", accepted_by="QS-XUCS"))
+    failed = eventually(lambda: (n := statuses(s, case["number"]).get(("petitioner_accepted", "petitioner", "sms")))
+                        and n["status"] == "failed" and n)
+    assert failed["last_error"] == "SMS provider answered 400" and failed["attempts"] == 1  # refused for good
+    _no_phone_in(s["db"], phone)
+    clerk = {"Authorization": "Bearer " + auth.issue(config.settings("intake").jwt_secret, "fengqiao", "c", ["clerk"], "SH")}
+    anonymous = {**REGISTRATION_EXAMPLE, "channel": "letter", "anonymous": True, "petitioners": [],
+                 "subject": "匿名来信反映噪声扰民", "category": "environmental_pollution"}
+    quiet_case = requests.post(f"{s['intake']}/cases", json=anonymous, headers=clerk).json()
+    publish(amqp_uri, "routing", routing_event("case.accepted", case_id=quiet_case["id"], number=quiet_case["number"],
+                                               status="in_progress", body="QS-ENFORCE", accepted_by="QS-x"))
+    skipped = eventually(lambda: (n := statuses(s, quiet_case["number"]).get(("petitioner_accepted", "petitioner", "sms")))
+                         and n["status"] == "skipped" and n)
+    assert "no phone" in skipped["last_error"]
+    assert not [e for e in outbox_events(s["db"]) if e["data"].get("number") == quiet_case["number"]]
+
+
+def test_only_a_service_token_gets_the_petitioners_phones(stack):
+    s = stack()
+    case = _register(s)
+    url = f"{s['intake']}/cases/{case['number']}/contacts"
+    clerk = {"Authorization": "Bearer " + auth.issue(config.settings("intake").jwt_secret, "fengqiao", "c", ["clerk"], "SH")}
+    service = {"Authorization": "Bearer " + auth.issue(config.settings("intake").jwt_secret, "fengqiao", "notify",
+                                                       ["service"], "SH")}
+    assert requests.get(url, headers=clerk).status_code == 403 and requests.get(url).status_code == 401
+    assert requests.get(url, headers=service).json() == [{"position": 0, "phone": REGISTRATION_EXAMPLE["petitioners"][0]["phone"]}]
+    assert requests.get(f"{s['intake']}/cases/QS-2026-999999/contacts", headers=service).status_code == 404
 
 
 def test_a_petitioner_sms_in_quiet_hours_waits_until_they_end(stack, amqp_uri):

@@ -47,9 +47,11 @@ def http(args):
             with lock:
                 failing = state["failed"] < args.fail
                 state["failed"] += failing
-            if failing:
+            if failing:  # --echo: the refusal repeats the request, as some providers do
                 self.send_response(args.status)
                 self.end_headers()
+                if args.echo:
+                    self.wfile.write(b"refused: " + body)
                 return
             entry = {"path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8")}
             if args.secret:  # as a webhook receiver checks: HMAC-SHA256 over "<timestamp>.<body>"
@@ -108,6 +110,7 @@ def main():
     parser.add_argument("--refuse", type=int, default=0, help="smtp: refuse this many messages first (451)")
     parser.add_argument("--fail", type=int, default=0, help="http: answer --status to this many requests first")
     parser.add_argument("--status", type=int, default=503)
+    parser.add_argument("--echo", action="store_true", help="http: a refusal's body repeats the request")
     parser.add_argument("--secret", default="", help="http: check webhook signatures with this secret")
     args = parser.parse_args()
     asyncio.set_event_loop(asyncio.new_event_loop())

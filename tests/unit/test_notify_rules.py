@@ -114,9 +114,28 @@ def test_a_petitioner_sms_at_night_waits_for_the_morning():
 
 
 def test_failures_back_off_exponentially_then_give_up():
-    waits = [domain.retry_at(RULES, n, NOON) for n in range(1, 6)]
-    assert [(w - NOON).total_seconds() for w in waits[:4]] == [30, 60, 120, 240]
-    assert waits[4] is None  # the fifth failure is the last
+    waits = [domain.retry_at(RULES, n, NOON) for n in range(1, RULES.attempts + 1)]
+    assert [(w - NOON).total_seconds() for w in waits[:-1]] == [30, 60, 120, 240, 480, 960, 1920]
+    assert waits[-1] is None  # the last failure is the last
+
+
+def test_an_extended_deadline_missed_again_is_a_new_occasion():
+    first = domain.messages(RULES, COUNTY, HELPERS, deadline_event("overdue", event_id="e-1"), NOON, TZ)
+    extended = deadline_event("overdue", event_id="e-2", due_at="2026-06-05T16:00:00+00:00", due_date="2026-06-05")
+    again = domain.messages(RULES, COUNTY, HELPERS, extended, NOON, TZ)
+    assert not {m["dedup_key"] for m in first} & {m["dedup_key"] for m in again}
+
+
+def test_a_message_whose_template_fails_on_an_event_carries_the_error_not_a_blank():
+    odd = deadline_event()
+    del odd["data"]["due_date"]  # an event without a field its template uses
+    found = domain.messages(RULES, COUNTY, HELPERS, odd, NOON, TZ)
+    assert found and all(m["error"].startswith("template deadline_due_soon: UndefinedError") for m in found)
+    assert all(m["error"] is None for m in domain.messages(RULES, COUNTY, HELPERS, deadline_event(), NOON, TZ))
+
+
+def test_the_helpers_the_templates_may_use_are_the_ones_given():
+    assert set(HELPERS) == set(rules.HELPERS)
 
 
 def _copy(tmp_path, change):
@@ -135,10 +154,19 @@ def _copy(tmp_path, change):
     (lambda r: r["triggers"][0].update(when={"colour": ["red"]}), r"triggers\[0\]\.when: conditions are among"),
     (lambda r: r.update(quiet_hours={"from": "9pm", "to": "08:00"}), r"quiet_hours\.from: '9pm' is not a time"),
     (lambda r: r["triggers"][0].update(event="assigned"), r"triggers\[0\]\.event: 'assigned' is not an event type"),
+    (lambda r: r["channels"]["sms"].pop("url"), r"channels\.sms: a trigger sends by sms: it needs url"),
+    (lambda r: r.update(webhooks={"x": {"url": "https://x.example/hook"}}), r"webhooks\.x: needs a 'url'"),
 ])
 def test_mistakes_in_the_notify_file_are_refused_by_entry(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         rules.load(_copy(tmp_path, change))
+
+
+def test_a_template_naming_a_field_its_event_lacks_is_refused_at_load(tmp_path):
+    path = _copy(tmp_path, lambda r: None)
+    (tmp_path / "messages" / "petitioner_accepted.txt").write_text("受理告知\n{{ data.reply }}", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"petitioner_accepted\.txt does not render for a case\.accepted event"):
+        rules.load(path)
 
 
 def test_a_template_that_does_not_parse_is_refused_with_its_line(tmp_path):

@@ -1,4 +1,5 @@
--- Every message, from the trigger that made it to its delivery: one row per trigger, occasion,
+-- Every message, from the trigger that made it to its delivery (status pending, sent, failed or
+-- skipped — nobody to send to): one row per trigger, occasion,
 -- recipient and channel (dedup_key), so no message exists twice however often its event comes.
 -- Addresses are never stored: a staff member's comes from the county file, a petitioner's from
 -- intake, at the moment of sending.
@@ -14,7 +15,8 @@ ALTER TABLE notifications
     ADD COLUMN event_id        text,
     ADD COLUMN correlationid   text,
     ADD COLUMN payload         jsonb,                         -- a webhook's event, as it is sent
-    ADD COLUMN read_at         timestamptz;                   -- an inbox message, once read
+    ADD COLUMN read_at         timestamptz,                   -- an inbox message, once read
+    ADD COLUMN delivered_to    integer[] NOT NULL DEFAULT '{}';  -- the petitioners (positions) one SMS reached
 UPDATE notifications SET dedup_key = id::text WHERE dedup_key IS NULL;
 ALTER TABLE notifications ALTER COLUMN dedup_key SET NOT NULL;
 CREATE UNIQUE INDEX notifications_once ON notifications (dedup_key);
