@@ -1,6 +1,7 @@
 """Operator commands: `python -m fengqiao.cli <command>`.
 
   setup [SERVICE...]                       create databases, apply migrations, declare queues
+  rebuild-read-model                       fold every case of reporting again from its events
   migrate SERVICE                          apply a service's pending migrations
   token --role R [--role R] --scope NODE   issue a bearer token (development secret)
   openapi [--out DIR]                      write each service's OpenAPI document (docs/api/)
@@ -69,6 +70,19 @@ def cmd_dead_letters_replay(args):
     print(f"replayed {n} message(s) to {args.queue}")
 
 
+def cmd_rebuild_read_model(args):
+    from datetime import datetime, timezone
+
+    from fengqiao import county, deadlines
+    from services.reporting import rebuild
+
+    s = config.settings("reporting")
+    place = county.load(s.county_file)
+    n = rebuild.rebuild(s.database_url, deadlines.load(s.deadlines_file, place.timezone), place,
+                        datetime.now(timezone.utc))
+    print(f"reporting: {n} case(s) folded again from their events")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m fengqiao.cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,6 +110,8 @@ def parser():
     dr.add_argument("queue", help="a handler queue, e.g. routing.assign_case")
     dr.add_argument("--id", help="replay only the event with this id")
     dr.set_defaults(func=cmd_dead_letters_replay)
+    r = sub.add_parser("rebuild-read-model", help="fold every case of reporting again from its events")
+    r.set_defaults(func=cmd_rebuild_read_model)
     return p
 
 

@@ -26,6 +26,13 @@ NOTIFICATIONS = Counter(
     "Messages by channel (inbox, email, sms, webhook) and outcome (sent, retried, failed)",
     ["channel", "outcome"],
 )
+# Reporting's business gauges (bounded labels: townships, colours, event families).
+OPEN_CASES = Gauge("fengqiao_open_cases", "Cases being handled, by township and risk colour", ["township", "risk"])
+OVERDUE_CASES = Gauge("fengqiao_overdue_cases", "Cases being handled past a deadline, by township", ["township"])
+OLDEST_OPEN_CASE = Gauge("fengqiao_oldest_open_case_seconds", "Age of the oldest case still being handled")
+EVENTS_PROJECTED = Counter("fengqiao_events_projected_total", "Events reporting took in, by family (case, "
+                           "deadline, mediation, notification, …)", ["family"])
+PROJECTION_LAG = Gauge("fengqiao_projection_lag_seconds", "How long the last event reporting took in had travelled")
 CONFIG_RELOADS = Counter(
     "fengqiao_config_reloads_total",
     "Configuration files loaded again without a restart, by file (county, rules, …) and outcome (ok, refused)",

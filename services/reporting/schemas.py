@@ -1,4 +1,31 @@
-from marshmallow import Schema, fields
+"""Reporting's HTTP edges: the filters every indicator, list and export takes, and the views."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from fengqiao.fields import Text
+
+MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="YYYY-MM")
+
+
+class FiltersQuery(Schema):
+    """A period [from, to) in county dates (default: this month so far) and the places, kinds
+    and bodies to count."""
+    from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "first day (county time)"})
+    to = fields.Date(load_default=None, metadata={"description": "the day after the last (exclusive)"})
+    township = Text(load_default=None)
+    village = Text(load_default=None)
+    category = Text(load_default=None)
+    channel = Text(load_default=None)
+    body = Text(load_default=None)
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] <= data["from_"]:
+            raise ValidationError({"to": ["must come after from"]})
+
+
+class HotspotsQuery(Schema):
+    month = Text(required=True, validate=MONTH)
+    township = Text(load_default=None)
 
 
 class TimelineEventSchema(Schema):
@@ -13,13 +40,49 @@ class TimelineEventSchema(Schema):
 class TimelineSchema(Schema):
     number = fields.String()
     case_id = fields.UUID()
-    status = fields.String()
+    status = fields.String(allow_none=True)
     body = fields.String(allow_none=True)
     township = fields.String(allow_none=True)
+    village = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
+    risk = fields.String()
+    tier = fields.String(allow_none=True)
+    repeat_count = fields.Integer()
+    deadlines = fields.List(fields.Dict(), metadata={"description": "running clocks: policy, due_at, share used"})
     events = fields.List(fields.Nested(TimelineEventSchema))
 
 
 class StatsSchema(Schema):
     total = fields.Integer()
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class IndicatorsSchema(Schema):
+    period = fields.Dict(metadata={"description": "from, to (county dates) and the two periods compared"})
+    filters = fields.Dict()
+    indicators = fields.Dict(metadata={"description": "each: value, numerator, denominator, definition, previous "
+                                                      "period and same period last year with the change"})
+
+
+class BacklogSchema(Schema):
+    buckets = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                          metadata={"description": "open cases by days since registration (积案)"})
+    oldest_days = fields.Integer(allow_none=True)
+
+
+class OverdueSchema(Schema):
+    number = fields.String()
+    township = fields.String(allow_none=True)
+    village = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+    risk = fields.String()
+    status = fields.String()
+    overdue = fields.List(fields.Dict(), metadata={"description": "the deadlines past due, with days overdue"})
+
+
+class HotspotsSchema(Schema):
+    month = fields.String()
+    rising_categories = fields.List(fields.Dict())
+    repeat_petitions_growing = fields.List(fields.Dict())
+    clusters_growing = fields.List(fields.Dict())

@@ -1,34 +1,171 @@
-"""Reporting (统计分析): the read side, fed only by events."""
+"""Reporting (统计分析): the read side, fed only by events — every case's story, the county's
+indicators, backlog and overdue lists, hotspots, the ledger export and business gauges.
+Entrypoints only: the fold is in projection.py, the figures in indicators.py and hotspots.py,
+the SQL in store.py."""
+from datetime import date, datetime, timedelta, timezone
+
+from werkzeug.wrappers import Response
+
+from fengqiao import metrics
 from fengqiao.config import SERVICES
+from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
-from fengqiao.web import Problem, json_response, route
-from services.reporting import projection, store
-from services.reporting.schemas import StatsSchema, TimelineSchema
+from fengqiao.timers import every
+from fengqiao.web import Problem, json_response, load_query, route
+from services.reporting import exports, hotspots, indicators, projection, rebuild, store
+from services.reporting.schemas import (
+    BacklogSchema, FiltersQuery, HotspotsQuery, HotspotsSchema, IndicatorsSchema, OverdueSchema, StatsSchema,
+    TimelineSchema,
+)
+
+READERS = ("clerk", "handler", "mediator", "leader", "supervisor", "auditor", "operator")
+
+
+def _now():
+    return datetime.now(timezone.utc)
 
 
 class ReportingService(BackboneService):
     name = "reporting"
+    county = CountyConfig()
+    deadlines = DeadlinesConfig()
 
     @event_handler(*[(source, "#") for source in SERVICES])
     def project(self, event):
-        facts = projection.case_facts(event)
+        """Keep the event, then fold the case's whole history again into its row."""
+        metrics.EVENTS_PROJECTED.labels(event["type"].split(".")[0]).inc()
+        metrics.PROJECTION_LAG.set(max((_now() - datetime.fromisoformat(event["time"])).total_seconds(), 0))
+        case_id = projection.case_id_of(event)
         with self.db.transaction() as tx:
-            if tx.already_handled(event):
+            if tx.already_handled(event) or not store.record_event(tx, event, case_id) or case_id is None:
                 return
-            store.record_event(tx, event, projection.case_id_of(event))
-            if facts is not None:
-                store.apply_case_facts(tx, facts)
+            rebuild.refold(tx, case_id, event["data"].get("number"), self.deadlines, self.county, _now())
 
-    @route("GET", "/cases/<number>/timeline", summary="A case's status, body and every event in order",
-           response_schema=TimelineSchema)
+    @every("GAUGE_SECONDS", default=15)
+    def refresh_gauges(self):
+        """Business gauges for Prometheus: bounded labels (townships, colours), never a case."""
+        now = _now()
+        with self.db.transaction() as tx:
+            open_cases, late = store.open_by_township_and_risk(tx), store.overdue_by_township(tx, now)
+            oldest = store.oldest_open_registration(tx)
+        metrics.OPEN_CASES.clear()
+        for r in open_cases:
+            metrics.OPEN_CASES.labels(r["township"], r["risk"]).set(r["n"])
+        metrics.OVERDUE_CASES.clear()
+        for r in late:
+            metrics.OVERDUE_CASES.labels(r["township"]).set(r["n"])
+        metrics.OLDEST_OPEN_CASE.set((now - oldest).total_seconds() if oldest else 0)
+
+    # --- a case -------------------------------------------------------------------------------
+
+    @route("GET", "/cases/<number>/timeline", roles=READERS, response_schema=TimelineSchema,
+           summary="A case's story: every event in order, its status, body, risk and running deadlines")
     def case_timeline(self, request, number):
-        case = store.find_case(self.db, number)
-        if case is None:
-            raise Problem(404, "Not Found", f"no case {number}")
-        return json_response(TimelineSchema().dump({**case, "events": store.timeline(self.db, case["case_id"])}))
+        with self.db.transaction() as tx:
+            case = store.find_case(tx, number)
+            if case is None:
+                raise Problem(404, "Not Found", f"no case {number}")
+            events = store.events_of(tx, case["case_id"])
+        row, clocks = projection.fold(case["case_id"], events, self.deadlines.policies, self.county)
+        deadlines = projection.running_deadlines(clocks, self.deadlines.calendar, _now())
+        return json_response(TimelineSchema().dump({**case, "deadlines": deadlines, "events": events}))
 
-    @route("GET", "/stats", summary="Case counts by status", response_schema=StatsSchema)
+    # --- the county ---------------------------------------------------------------------------
+
+    @route("GET", "/stats", roles=READERS, summary="Case counts by status", response_schema=StatsSchema)
     def stats(self, request):
-        by_status = store.counts_by_status(self.db)
+        with self.db.transaction() as tx:
+            by_status = store.counts_by_status(tx)
         return json_response(StatsSchema().dump({"total": sum(by_status.values()), "by_status": by_status}))
+
+    @route("GET", "/indicators", roles=READERS, query_schema=FiltersQuery, response_schema=IndicatorsSchema,
+           summary="Every indicator for a period and place, category, channel or body, with 环比 and 同比")
+    def get_indicators(self, request):
+        query = load_query(request, FiltersQuery())
+        first, last = self._period(query)
+        length = last - first
+        periods = {"now": (first, last), "previous": (first - length, first),
+                   "last_year": (_year_before(first), _year_before(last))}
+        with self.db.transaction() as tx:
+            found = {k: indicators.figures(store.case_counts(tx, query, self._bounds(p)),
+                                           store.mediation_counts(tx, query, self._bounds(p)))
+                     for k, p in periods.items()}
+        return json_response(IndicatorsSchema().dump({
+            "period": {k: {"from": p[0].isoformat(), "to": p[1].isoformat()} for k, p in periods.items()},
+            "filters": {k: v for k, v in query.items() if k in store.FILTERS and v},
+            "indicators": indicators.compared(found["now"], found["previous"], found["last_year"])}))
+
+    @route("GET", "/backlog", roles=READERS, query_schema=FiltersQuery, response_schema=BacklogSchema,
+           summary="Open cases (积案) by days since registration")
+    def get_backlog(self, request):
+        query = load_query(request, FiltersQuery())
+        with self.db.transaction() as tx:
+            rows = store.backlog(tx, query, _now())
+        buckets = {b: 0 for b in ("0-30", "31-60", "61-90", "91-180", "181-365", "365+")}
+        buckets.update({r["bucket"]: r["n"] for r in rows})
+        return json_response(BacklogSchema().dump({"buckets": buckets,
+                                                   "oldest_days": max((r["oldest_days"] for r in rows), default=None)}))
+
+    @route("GET", "/overdue", roles=READERS, query_schema=FiltersQuery, response_schema=OverdueSchema(many=True),
+           summary="Open cases past a deadline, the longest overdue first")
+    def get_overdue(self, request):
+        query, now = load_query(request, FiltersQuery()), _now()
+        with self.db.transaction() as tx:
+            rows = store.overdue(tx, query, now)
+        return json_response(OverdueSchema(many=True).dump([{**r, "overdue": [
+            {**d, "days_overdue": (now - datetime.fromisoformat(d["due_at"])).days}
+            for d in r["deadlines"] if not d["paused"] and datetime.fromisoformat(d["due_at"]) < now]} for r in rows]))
+
+    @route("GET", "/hotspots", roles=READERS, query_schema=HotspotsQuery, response_schema=HotspotsSchema,
+           summary="Categories rising per place, growing repeat petitions and clusters (未诉先办 预警)")
+    def get_hotspots(self, request):
+        query = load_query(request, HotspotsQuery())
+        month, calendar = query["month"], self.deadlines.calendar
+        start = calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, -12)))
+        end = calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, 1)))
+        tz, township = calendar.timezone, query["township"]
+        with self.db.transaction() as tx:
+            counts = store.monthly_by_place_and_category(tx, start, end, tz, township)
+            repeats = store.monthly_events_by_place(tx, "case.repeat_linked", start, end, tz, township)
+            clusters = store.monthly_events_by_place(tx, "case.clustered", start, end, tz, township)
+        return json_response(HotspotsSchema().dump({
+            "month": month, "rising_categories": hotspots.categories(counts, month),
+            "repeat_petitions_growing": hotspots.growth(repeats, month),
+            "clusters_growing": hotspots.growth(clusters, month)}))
+
+    @route("GET", "/ledger.csv", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as CSV")
+    def ledger_csv(self, request):
+        return self._ledger(request, exports.as_csv, "text/csv; charset=utf-8", "csv")
+
+    @route("GET", "/ledger.xlsx", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as XLSX")
+    def ledger_xlsx(self, request):
+        return self._ledger(request, exports.as_xlsx,
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _period(self, query):
+        """[from, to) in county dates; this month so far by default."""
+        today = self.deadlines.calendar.local_date(_now())
+        first = query["from_"] or today.replace(day=1)
+        return first, query["to"] or max(today + timedelta(days=1), first + timedelta(days=1))
+
+    def _bounds(self, period):
+        return tuple(self.deadlines.calendar.start_of_day(d) for d in period)
+
+    def _ledger(self, request, render, mimetype, suffix):
+        query = load_query(request, FiltersQuery())
+        period = self._period(query)
+        with self.db.transaction() as tx:
+            rows = store.ledger(tx, query, self._bounds(period))
+        name = f"ledger-{period[0]}-{period[1] - timedelta(days=1)}.{suffix}"
+        return Response(render(rows, self.county), headers={
+            "Content-Type": mimetype, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _year_before(day):
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return date(day.year - 1, 2, 28)

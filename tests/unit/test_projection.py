@@ -1,21 +1,124 @@
-from services.reporting.projection import case_facts
+"""Reporting's fold (services/reporting/projection.py): a case's row from its events, the same
+whatever order they arrive in; its deadlines replayed by the deadline engine; hotspots, indicator
+figures and the ledger export from counts and rows."""
+import io
+import itertools
+from datetime import datetime, timedelta, timezone
+
+from openpyxl import load_workbook
+
+from fengqiao import deadlines
+from fengqiao.config import REPO_ROOT
+from fengqiao.county import load as load_county
+from services.reporting import exports, hotspots, indicators, projection
+
+COUNTY = load_county(REPO_ROOT / "deploy/county/sample-county.yaml")
+DEADLINES = deadlines.load(REPO_ROOT / "deploy/county/deadlines.yaml")
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+CASE = "0b6f9a52-8d1e-4a53-9a55-1f0e1f7c9a10"
 
 
-def _event(type, **data):
-    return {"type": type, "time": "2026-11-22T08:00:00Z", "data": data}
+def ev(type, minutes, source="routing", **data):
+    return {"id": f"{type}-{minutes}", "type": type, "source": f"/fengqiao/{source}",
+            "time": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "data": {"case_id": CASE, "number": "QS-2026-000001", "township": "QS", **data}}
 
 
-def test_case_events_set_facts_and_status():
-    facts = case_facts(_event("case.assigned", case_id="c1", number="QS-2026-000001", body="QS-JUDICIAL",
-                              status="assigned"))
-    assert facts["status"] == "assigned" and facts["body"] == "QS-JUDICIAL" and facts["township"] is None
-    assert case_facts(_event("case.registered", case_id="c1", number="QS-2026-000001"))["status"] == "registered"
-    assert case_facts(_event("case.resolved", case_id="c1", number="QS-2026-000001", status="resolved"))["status"] == "resolved"
+HISTORY = [
+    ev("case.registered", 0, "intake", location="QS01-G1", category="neighbour_dispute", channel="visit",
+       channel_class="civil_dispute", subject="院墙占道", registered_at=T0.isoformat(), petitioner_count=1,
+       collective=False),
+    ev("case.assigned", 1, body="QS01-MEDIATION", tier="village", status="assigned"),
+    ev("notification.sent", 2, "notify", kind="case_assigned"),
+    ev("case.signed", 3, status="signed"),
+    ev("case.accepted", 4, status="in_progress"),
+    ev("case.repeat_linked", 5, "intake", repeat_count=1),
+    ev("case.risk_changed", 6, status="in_progress", to="yellow"),
+    ev("case.escalated", 7, status="assigned", from_tier="village", to_tier="township"),
+    ev("case.assigned", 8, body="QS-JUDICIAL", tier="township", status="assigned"),
+    ev("case.signed", 9, status="in_progress"),
+    ev("deadline.overdue", 10, policy="handling", days_overdue=0),
+    ev("case.resolved", 11, status="resolved", outcome="demand_met"),
+    ev("case.followed_up", 12, status="followed_up", rating="basically_satisfied"),
+    ev("case.closed", 13, status="closed"),
+]
 
 
-def test_events_that_do_not_move_the_status_leave_it():
-    assert case_facts(_event("notification.sent", case_id="c1", number="QS-2026-000001"))["status"] is None
+def test_a_case_row_is_the_fold_of_its_events():
+    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
+    assert (row["number"], row["township"], row["village"], row["location"]) == ("QS-2026-000001", "QS", "QS01",
+                                                                                 "QS01-G1")
+    assert (row["status"], row["body"], row["tier"], row["max_tier"]) == ("closed", "QS-JUDICIAL", "township", "township")
+    assert (row["risk"], row["repeat_count"], row["rating"], row["outcome"]) == ("yellow", 1, "basically_satisfied",
+                                                                                 "demand_met")
+    assert row["resolution_tier"] == "township" and row["handling_overdue"] and not row["acceptance_overdue"]
+    assert row["accepted_at"] == row["decided_at"] == T0 + timedelta(minutes=4)
 
 
-def test_events_about_no_case_have_no_facts():
-    assert case_facts(_event("deadline.due_soon", policy="x")) is None
+def test_the_order_events_arrive_in_does_not_matter():
+    expected, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
+    for shuffled in itertools.islice(itertools.permutations(HISTORY[::-1]), 0, 50):
+        assert projection.fold(CASE, list(shuffled), DEADLINES.policies, COUNTY)[0] == expected
+
+
+def test_a_reopened_case_no_longer_counts_as_resolved():
+    row, _ = projection.fold(CASE, HISTORY[:12] + [ev("case.reopened", 20, status="in_progress")],
+                             DEADLINES.policies, COUNTY)
+    assert row["resolved_at"] is None and row["outcome"] is None and row["status"] == "in_progress"
+
+
+def test_the_clocks_are_the_deadline_engine_s_replayed():
+    _, clocks = projection.fold(CASE, HISTORY[:5], DEADLINES.policies, COUNTY)
+    [handling] = projection.running_deadlines(clocks, DEADLINES.calendar, T0 + timedelta(days=30))
+    started = T0 + timedelta(minutes=4)
+    assert handling["policy"] == "handling" and handling["due_at"] == deadlines.due_at(
+        DEADLINES.policies["handling"], started, DEADLINES.calendar).isoformat()
+    extended = HISTORY[:5] + [ev("case.suspended", 60, status="suspended"), ev("case.resumed", 60 * 25, status="in_progress"),
+                              ev("case.extended", 60 * 26, status="in_progress", days=10)]
+    _, clocks = projection.fold(CASE, extended, DEADLINES.policies, COUNTY)
+    [later] = projection.running_deadlines(clocks, DEADLINES.calendar, T0 + timedelta(days=30))
+    assert later["due_at"] == deadlines.due_at(DEADLINES.policies["handling"], started, DEADLINES.calendar,
+                                               paused_seconds=24 * 3600, extension_days=10).isoformat()
+    assert projection.next_due_at([later]) == datetime.fromisoformat(later["due_at"])
+
+
+def test_indicator_figures_and_their_changes():
+    cases = {"registered": 10, "guided": 1, "due_for_decision": 8, "decided_on_time": 6, "accepted": 6, "resolved": 4,
+             "resolved_on_time": 3, "rated": 4, "satisfied": 3, "repeated": 2, "resolved_first_time": 3,
+             "resolved_in_village": 2, "resolved_in_township": 1, "sent_to_county": 1}
+    now = indicators.figures(cases, {"agreements": 3, "failures": 1})
+    assert now["acceptance_on_time_rate"] == {"value": 0.75, "numerator": 6, "denominator": 8}
+    assert now["resolved_in_township_share"]["value"] == 0.75 and now["mediation_success_rate"]["value"] == 0.75
+    empty = indicators.figures({k: 0 for k in cases}, {"agreements": 0, "failures": 0})
+    assert empty["resolution_rate"]["value"] is None  # nothing accepted: no rate, not 0%
+    before = indicators.figures({**cases, "registered": 8, "resolved": 3}, {"agreements": 1, "failures": 1})
+    out = indicators.compared(now, before, empty)
+    assert out["registered"]["change_vs_previous_period"] == 0.25  # 8 → 10 cases: +25%
+    assert out["mediation_success_rate"]["change_vs_previous_period"] == 0.25  # 50% → 75%: +25 points
+    assert out["resolution_rate"]["change_vs_same_period_last_year"] is None
+    assert set(out) == set(indicators.DEFINITIONS) and out["satisfaction_rate"]["definition"].startswith("满意率")
+
+
+def test_a_category_that_doubles_is_rising_and_noise_is_not():
+    rows = [{"place": "QS01", "category": "land_dispute", "month": m, "n": n}
+            for m, n in (("2026-01", 2), ("2026-02", 3), ("2026-03", 2), ("2026-04", 5))]
+    rows += [{"place": "QS02", "category": "heating", "month": m, "n": n}
+             for m, n in (("2025-04", 2), ("2026-02", 6), ("2026-03", 6), ("2026-01", 6), ("2026-04", 6))]
+    rows += [{"place": "QS03", "category": "wage_arrears", "month": "2026-04", "n": 2}]  # 0 → 2: too few to warn
+    [heating, land] = hotspots.categories(rows, "2026-04")  # the most cases first
+    assert (land["place"], land["count"], land["trailing_average"], land["rising_vs_trailing"]) == ("QS01", 5, 2.33, True)
+    assert (heating["rising_vs_trailing"], heating["rising_vs_last_year"], heating["same_month_last_year"]) == (False, True, 2)
+    assert hotspots.growth([{"place": "QS01", "month": "2026-04", "n": 4}], "2026-04")[0]["place"] == "QS01"
+    assert hotspots.month_shift("2026-01", -1) == "2025-12" and hotspots.month_shift("2025-12", 13) == "2027-01"
+
+
+def test_the_ledger_opens_with_chinese_headers_and_labels():
+    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
+    csv_bytes = exports.as_csv([row], COUNTY)
+    assert csv_bytes.startswith("\ufeff编号,登记时间,渠道".encode())
+    sheet = load_workbook(io.BytesIO(exports.as_xlsx([row], COUNTY))).active
+    header, line = [c.value for c in sheet[1]], [c.value for c in sheet[2]]
+    cell = dict(zip(header, line))
+    assert (cell["编号"], cell["渠道"], cell["办理状态"], cell["群众评价"]) == ("QS-2026-000001", "来访", "已结案", "基本满意")
+    assert cell["登记时间"] == "2026-03-02 09:00" and cell["村（社区）"] == COUNTY.nodes["QS01"].name
+    assert cell["责任单位"] == COUNTY.bodies["QS-JUDICIAL"].name and cell["事项类别"] == "邻里纠纷"

@@ -1,0 +1,190 @@
+"""Reporting on the real broker and database, from a small hand-made history whose right answers
+are worked out below: every indicator, 环比 and 同比, the same event twice counted once, a rebuild
+giving the same numbers, backlog and overdue lists, a rising category, the ledger read back."""
+import io
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from openpyxl import load_workbook
+
+from fengqiao import auth, config, deadlines
+from fengqiao.county import load as load_county
+from fengqiao.events import new_event
+from services.reporting import rebuild
+from services.reporting.service import ReportingService
+from tests.integration.conftest import eventually, pool_of, publish, web_port
+
+REPORTING_DIR = config.REPO_ROOT / "services" / "reporting"
+BEIJING = timezone(timedelta(hours=8))
+MARCH = {"from": "2026-03-01", "to": "2026-04-01"}
+
+
+def clerk():
+    s = config.settings("reporting")
+    return {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, "QS-WUXY", ["clerk"], "SH")}
+
+
+def at(month, day, hour=10, year=2026):
+    return datetime(year, month, day, hour, tzinfo=BEIJING)
+
+
+class Case:
+    """A case's events as the services publish them, with the times they happened."""
+
+    def __init__(self, number, location, category, registered):
+        self.id, self.number, self.township = str(uuid.uuid4()), number, number.split("-")[0]
+        self.events = [("intake", "case.registered", registered, {
+            "location": location, "category": category, "channel": "visit", "channel_class": "civil_dispute",
+            "subject": "事由", "registered_at": registered.isoformat(), "petitioner_count": 1, "collective": False})]
+
+    def then(self, source, type, when, **data):
+        self.events.append((source, type, when, data))
+        return self
+
+    def envelopes(self):
+        found = []
+        for source, type, when, data in self.events:
+            e = new_event(source, type, {"case_id": self.id, "number": self.number, "township": self.township, **data},
+                          subject=self.id, correlationid=f"corr-{self.number}")
+            found.append({**e, "time": when.isoformat()})
+        return found
+
+
+def assigned(body, tier):
+    return dict(body=body, body_name=body, body_level=tier, tier=tier, co_bodies=[], rule="r", reason="r",
+                assigned_by="rules", channel_class="civil_dispute", category="x", status="assigned")
+
+
+def history():
+    a = (Case("QS-2026-000001", "QS01", "neighbour_dispute", at(3, 2))  # resolved in the village, satisfied
+         .then("routing", "case.assigned", at(3, 2, 11), **assigned("QS01-MEDIATION", "village"))
+         .then("routing", "case.accepted", at(3, 3), status="in_progress")
+         .then("mediation", "mediation.concluded", at(3, 9), outcome="agreement", file_status="concluded")
+         .then("routing", "case.resolved", at(3, 10), status="resolved", outcome="demand_met")
+         .then("routing", "case.followed_up", at(3, 12), status="followed_up", rating="satisfied")
+         .then("routing", "case.closed", at(3, 13), status="closed", final=False))
+    b = (Case("QS-2026-000002", "QS02", "land_dispute", at(3, 5))  # accepted late, a repeat, unsatisfied
+         .then("routing", "case.assigned", at(3, 5, 11), **assigned("QS-JUDICIAL", "township"))
+         .then("intake", "case.repeat_linked", at(3, 8), repeat_count=1)
+         .then("routing", "deadline.overdue", at(3, 21), policy="acceptance", days_overdue=0)
+         .then("mediation", "mediation.concluded", at(3, 20), outcome="no_agreement", file_status="concluded")
+         .then("routing", "case.accepted", at(3, 25), status="in_progress")
+         .then("routing", "case.resolved", at(3, 28), status="resolved", outcome="explained")
+         .then("routing", "case.followed_up", at(3, 30), status="followed_up", rating="unsatisfied"))
+    c = (Case("QS-2026-000003", "QS01-G1", "neighbour_dispute", at(3, 10))  # sent up to the county, overdue
+         .then("routing", "case.assigned", at(3, 10, 11), **assigned("QS01-MEDIATION", "village"))
+         .then("routing", "case.accepted", at(3, 11), status="in_progress")
+         .then("routing", "case.assigned", at(3, 20), **assigned("SH-POLITICAL-LEGAL", "county"))
+         .then("routing", "deadline.overdue", at(5, 11), policy="handling", days_overdue=0))
+    d = Case("QS-2026-000004", "QS01", "land_dispute", at(3, 12)).then("intake", "case.guided", at(3, 12))
+    e = (Case("QS-2026-000005", "QS03", "heating", at(2, 10))  # the month before
+         .then("routing", "case.assigned", at(2, 10, 11), **assigned("QS-PETITION", "township")))
+    f = Case("QS-2025-000001", "QS03", "heating", at(3, 15, year=2025))  # a year before
+    rising = [Case(f"BY-2026-00000{i}", "BY01", "land_dispute", at(3, 3 + i)) for i in range(1, 4)]
+    usual = [Case("BY-2026-000009", "BY01", "land_dispute", at(1, 20))]
+    return [a, b, c, d, e, f, *rising, *usual]
+
+
+# Worked out by hand for township QS in March 2026: A, B, C and D were registered; A, B and C
+# were decided (B late); A and B were resolved (A in the village, B in the township), both on time;
+# ratings: A satisfied, B not; B was petitioned again; C went up to the county; mediation: A's
+# file agreed, B's did not.
+EXPECTED = {
+    "registered": 4, "acceptance_on_time_rate": 2 / 3, "resolution_rate": 2 / 3, "on_time_resolution_rate": 1.0,
+    "satisfaction_rate": 0.5, "repeat_petition_rate": 0.25, "resolved_in_village_share": 0.5,
+    "resolved_in_township_share": 1.0, "sent_to_county_share": 0.25, "first_petition_resolution_rate": 0.25,
+    "mediation_success_rate": 0.5,
+}
+
+
+@pytest.fixture
+def reporting(run_service, fresh_database, isolated):
+    url = fresh_database(REPORTING_DIR)
+    container = run_service(isolated(ReportingService), url)
+    return f"http://127.0.0.1:{web_port(container)}", url
+
+
+def indicators(base, **query):
+    r = requests.get(f"{base}/indicators", params={**MARCH, "township": "QS", **query}, headers=clerk())
+    assert r.status_code == 200, r.text
+    return r.json()["indicators"]
+
+
+def values(found):
+    return {k: (round(v["value"], 4) if isinstance(v["value"], float) else v["value"]) for k, v in found.items()}
+
+
+def publish_all(amqp_uri, events):
+    for event in events:
+        publish(amqp_uri, event["source"].rsplit("/", 1)[1], event)
+
+
+def test_every_indicator_from_a_hand_made_history(reporting, amqp_uri):
+    base, url = reporting
+    events = [e for case in history() for e in case.envelopes()]
+    publish_all(amqp_uri, events[::-1])  # in any order
+    expected = {k: round(v, 4) for k, v in EXPECTED.items()}
+    found = eventually(lambda: (f := indicators(base)) and values(f) == expected and f, timeout=20)
+    assert found["registered"]["previous_period"] == 1 and found["registered"]["same_period_last_year"] == 1
+    assert found["registered"]["change_vs_previous_period"] == 3.0  # 1 → 4 cases
+    assert found["acceptance_on_time_rate"]["numerator"] == 2 and found["acceptance_on_time_rate"]["denominator"] == 3
+    assert values(indicators(base, village="QS01"))["registered"] == 3  # A, C (at a grid of QS01) and D
+    assert values(indicators(base, category="land_dispute"))["registered"] == 2
+
+    publish_all(amqp_uri, events[:5])  # the same events again
+    first = eventually(lambda: requests.get(f"{base}/cases/QS-2026-000001/timeline", headers=clerk()).json())
+    assert [e["type"] for e in first["events"]][:3] == ["case.registered", "case.assigned", "case.accepted"]
+    assert first["status"] == "closed" and first["deadlines"] == []
+    assert values(indicators(base)) == expected
+
+    with pool_of(url) as pool, pool.connection() as conn:  # the case rows lost: rebuilt from the events
+        conn.execute("DELETE FROM cases")
+        conn.commit()
+    county = load_county(config.settings("reporting").county_file)
+    rebuild.rebuild(url, deadlines.load(config.settings("reporting").deadlines_file), county, datetime.now(timezone.utc))
+    assert values(indicators(base)) == expected
+
+
+def test_lists_hotspots_and_the_ledger(reporting, amqp_uri):
+    base, _ = reporting
+    publish_all(amqp_uri, [e for case in history() for e in case.envelopes()])
+    eventually(lambda: requests.get(f"{base}/stats", headers=clerk()).json()["total"] == 10, timeout=20)
+
+    backlog = requests.get(f"{base}/backlog", params={"township": "QS"}, headers=clerk()).json()
+    assert sum(backlog["buckets"].values()) == 3  # C, E and F are still being handled …
+    assert backlog["buckets"]["365+"] == 1 and backlog["oldest_days"] > 365  # … F for over a year (积案)
+    overdue = requests.get(f"{base}/overdue", params={"township": "QS"}, headers=clerk()).json()
+    # the longest overdue first: F's acceptance (2025), E's signing, C's signing at the county and its 60 days
+    assert [o["number"] for o in overdue] == ["QS-2025-000001", "QS-2026-000005", "QS-2026-000003"]
+    late = {d["policy"]: d["days_overdue"] for d in overdue[2]["overdue"]}
+    assert late["handling"] > 0 and "sign" in late  # C was never signed for at the county
+
+    hot = requests.get(f"{base}/hotspots", params={"month": "2026-03"}, headers=clerk()).json()
+    assert [(h["place"], h["category"], h["count"]) for h in hot["rising_categories"]] == [("BY01", "land_dispute", 3)]
+    assert hot["rising_categories"][0]["trailing_average"] == 0.33
+
+    r = requests.get(f"{base}/ledger.xlsx", params={**MARCH, "township": "QS"}, headers=clerk())
+    assert r.status_code == 200 and "ledger-2026-03-01-2026-03-31.xlsx" in r.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    rows = list(sheet.values)
+    assert rows[0][:3] == ("编号", "登记时间", "渠道") and [row[0] for row in rows[1:]] == [
+        "QS-2026-000001", "QS-2026-000002", "QS-2026-000003", "QS-2026-000004"]
+    csv = requests.get(f"{base}/ledger.csv", params={**MARCH, "village": "QS01"}, headers=clerk())
+    assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("编号,登记时间")
+    bad = requests.get(f"{base}/indicators", params={"from": "2026-04-01", "to": "2026-03-01"}, headers=clerk())
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "to"
+
+
+def test_business_gauges_have_bounded_labels(run_service, fresh_database, isolated, amqp_uri):
+    container = run_service(isolated(ReportingService), fresh_database(REPORTING_DIR), GAUGE_SECONDS=0.2)
+    base = f"http://127.0.0.1:{web_port(container)}"
+    publish_all(amqp_uri, [e for case in history() for e in case.envelopes()])
+
+    def gauges():
+        text = requests.get(f"{base}/metrics").text
+        return [line for line in text.splitlines() if line.startswith(("fengqiao_open_cases{", "fengqiao_overdue_cases{"))]
+    found = eventually(lambda: (g := gauges()) and 'fengqiao_overdue_cases{township="QS"} 3.0' in g and g, timeout=20)
+    assert not any("QS-20" in line for line in found)  # townships and colours only, never a case
+    assert 'fengqiao_open_cases{risk="blue",township="QS"} 3.0' in found
