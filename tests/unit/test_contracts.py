@@ -53,3 +53,11 @@ def test_committed_openapi_documents_are_current(name):
     committed = json.loads((config.REPO_ROOT / "docs" / "api" / f"{name}.openapi.json").read_text())
     assert committed == openapi_document(name, routes_of(service_class(name))), \
         "run `python -m fengqiao.cli openapi` and commit docs/api/"
+
+
+def test_the_readme_defines_each_indicator_as_the_code_does():
+    from services.reporting.indicators import DEFINITIONS
+
+    readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name, sentence in DEFINITIONS.items():
+        assert f"| `{name}` | {sentence} |" in readme, name
