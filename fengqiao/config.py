@@ -41,6 +41,7 @@ class Settings:
     notify_file: Path
     notify_dispatch_seconds: float
     intake_url: str
+    reporting_url: str
     delivery_limit: int
     relay_idle_seconds: float
     max_workers: int
@@ -77,6 +78,7 @@ class Settings:
             "NOTIFY_FILE": str(self.notify_file),
             "NOTIFY_DISPATCH_SECONDS": self.notify_dispatch_seconds,
             "INTAKE_URL": self.intake_url,
+            "REPORTING_URL": self.reporting_url,
             "PERSONAL_DATA_KEYS": self.personal_data_keys,
             "PERSONAL_DATA_HASH_KEY": self.personal_data_hash_key,
             "CJK_FONT": str(self.cjk_font),
@@ -111,6 +113,9 @@ def settings(service):
         notify_dispatch_seconds=float(_env("FENGQIAO_NOTIFY_DISPATCH_SECONDS", "1")),
         # Where notify asks intake for a petitioner's phone when it sends (service token).
         intake_url=_env("FENGQIAO_INTAKE_URL", f"http://127.0.0.1:{_env('FENGQIAO_INTAKE_PORT', SERVICES['intake'])}"),
+        # Where notify reads the hotspots its monthly digest reports.
+        reporting_url=_env("FENGQIAO_REPORTING_URL",
+                           f"http://127.0.0.1:{_env('FENGQIAO_REPORTING_PORT', SERVICES['reporting'])}"),
         delivery_limit=int(_env("FENGQIAO_DELIVERY_LIMIT", "5")),
         relay_idle_seconds=float(_env("FENGQIAO_RELAY_IDLE_SECONDS", "0.5")),
         max_workers=int(_env("FENGQIAO_MAX_WORKERS", "10")),

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import jinja2
 
+from fengqiao.county import TOWNSHIP_DUTIES
+
 DEADLINE_EVENTS = ("deadline.due_soon", "deadline.overdue")
 RISK_LABELS = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
 
@@ -62,6 +64,9 @@ def recipients(county, spec, data):
     if spec == "township_leader":
         leader = county.leader_with_duty("township_head", township) if township in county.nodes else None
         return _staff(county, [leader.id]) if leader else []
+    if spec == "township_leaders":
+        found = [county.leader_with_duty(d, township) for d in TOWNSHIP_DUTIES] if township in county.nodes else []
+        return _staff(county, [p.id for p in found if p])
     if spec == "responsible":
         named = data.get("responsible") or {}
         ids = [(named.get("leader") or {}).get("id")]
@@ -118,6 +123,33 @@ def messages(rules, county, helpers, event, now, tz):
     return _unique(found)
 
 
+def digest_month(today):
+    """The month a digest made today is about: the one before."""
+    first = today.replace(day=1)
+    last_month = first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1)
+    return last_month.strftime("%Y-%m")
+
+
+def digest_messages(rules, county, helpers, township, month, hotspots, now):
+    """The monthly digest of one township, to its leaders: one message each per channel, its
+    identity the township and month (so a second dispatcher or a restart makes no second one)."""
+    digest = rules.digest
+    data = {**hotspots, "township": township, "township_name": county.nodes[township].name, "month": month}
+    event = {"id": f"digest:{township}:{month}", "type": "digest.monthly", "data": data}
+    found = []
+    for spec in digest.to:
+        for who in recipients(county, spec, data):
+            for channel in digest.by:
+                if who.reachable_by(channel, county):
+                    subject, text = render(rules, digest.message, helpers, event, who, channel)
+                    found.append({"id": uuid.uuid4(), "dedup_key": f"digest|{township}|{month}|{who.kind}:{who.id}|{channel}",
+                                  "kind": digest.message, "channel": channel, "recipient": who.id,
+                                  "recipient_kind": who.kind, "subject": subject, "text": text, "case_id": None,
+                                  "number": None, "event_id": None, "correlationid": None, "not_before": now,
+                                  "error": None})
+    return _unique(found)
+
+
 def _unique(found):
     """One message per identity, even when two triggers or two recipient names reach one person."""
     seen, kept = set(), []
@@ -156,6 +188,7 @@ def template_helpers(county, deadlines):
         "policy": lambda name: getattr(policies.get(name), "label", "") or name,
         "colour": lambda level: RISK_LABELS.get(level, level),
         "subject_of": subject_of,
+        "place": lambda code: county.nodes[code].name if code in county.nodes else (code or ""),
     }
 
 

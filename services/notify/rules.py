@@ -14,11 +14,17 @@ from fengqiao import catalog
 from fengqiao.calendar import ConfigError, chinese_date
 
 CHANNELS = ("inbox", "email", "sms", "webhook")
-RECIPIENTS = ("lead_body", "named_bodies", "handlers", "mediators", "supervisor", "township_leader", "responsible",
-              "petitioner")
+RECIPIENTS = ("lead_body", "named_bodies", "handlers", "mediators", "supervisor", "township_leader", "township_leaders",
+              "responsible", "petitioner")
 CONDITIONS = ("status", "to", "policy", "outcome", "min_days_overdue")
 # The names templates may call (domain.template_helpers gives them); stand-ins check templates at load.
-HELPERS = ("category", "body_name", "policy", "colour", "subject_of")
+HELPERS = ("category", "body_name", "policy", "colour", "subject_of", "place")
+# What the monthly digest's template is given (reporting's hotspots for one township and month).
+DIGEST_EXAMPLE = {"township": "QS", "township_name": "清水镇", "month": "2026-11", "overdue_cases": 2, "open_red_cases": 1,
+                  "rising_categories": [{"place": "QS01", "category": "land_dispute", "count": 5,
+                                         "trailing_average": 1.67, "same_month_last_year": 1}],
+                  "repeat_petitions_growing": [{"place": "QS02", "count": 4, "trailing_average": 1.0}],
+                  "clusters_growing": []}
 CHANNEL_SETTINGS = {"email": ("host", "port", "sender"), "sms": ("url", "key_env")}
 _EVENT = re.compile(r"^[a-z_]+\.[a-z_]+$")
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -57,6 +63,7 @@ class NotifyRules:
     email: dict = field(default_factory=dict)
     sms: dict = field(default_factory=dict)
     webhooks: dict = field(default_factory=dict)
+    digest: Trigger | None = None  # the monthly early-warning digest (未诉先办 预警提示), per township
 
     def triggers_for(self, event_type, data):
         return [t for t in self.triggers if t.event == event_type and t.applies(data)]
@@ -81,7 +88,7 @@ def parse(raw, where, messages_dir, examples):
 
     if not isinstance(raw, dict) or not isinstance(raw.get("triggers"), list):
         fail("top level", "expected a mapping with 'triggers' (a list)")
-    unknown = set(raw) - {"sms_signature", "quiet_hours", "delivery", "channels", "webhooks", "triggers"}
+    unknown = set(raw) - {"sms_signature", "quiet_hours", "delivery", "channels", "webhooks", "triggers", "digest"}
     if unknown:
         fail("top level", f"unknown keys {', '.join(sorted(map(str, unknown)))}")
     quiet = raw.get("quiet_hours") or {"from": "21:00", "to": "08:00"}
@@ -106,9 +113,13 @@ def parse(raw, where, messages_dir, examples):
             fail(f"channels.{channel}", f"a trigger sends by {channel}: it needs {', '.join(missing)}")
     for i, t in enumerate(triggers):
         _renders(templates, t, examples.get(t.event), f"triggers[{i}].message", fail)
+    digest = None
+    if raw.get("digest") is not None:
+        digest = _trigger({**raw["digest"], "event": "digest.monthly"}, "digest", templates, webhooks, fail)
+        _renders(templates, digest, DIGEST_EXAMPLE, "digest.message", fail)
     return NotifyRules(triggers, templates, quiet_from, quiet_to, numbers["attempts"], numbers["backoff_seconds"],
                        numbers["max_backoff_seconds"], str(raw.get("sms_signature") or ""),
-                       dict(channels.get("email") or {}), dict(channels.get("sms") or {}), dict(webhooks))
+                       dict(channels.get("email") or {}), dict(channels.get("sms") or {}), dict(webhooks), digest)
 
 
 def _clock(text, entry, fail):

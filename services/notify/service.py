@@ -65,6 +65,26 @@ class NotifyService(BackboneService):
                     return
                 self._deliver(tx, message)
 
+    @every("DIGEST_CHECK_SECONDS", default=600)
+    def make_digests(self):
+        """On the first of the month (or the first look after it), last month's early-warning
+        digest (未诉先办 预警提示) of each township, from reporting's hotspots, to its leaders."""
+        if self.rules.digest is None:
+            return
+        now = _now()
+        month = domain.digest_month(self.deadlines.calendar.local_date(now))
+        helpers = domain.template_helpers(self.county, self.deadlines)
+        for township in [n.code for n in self.county.nodes.values() if n.level == "township"]:
+            try:
+                with self.db.transaction() as tx:
+                    if not store.claim_digest(tx, township, month):
+                        continue
+                    hot = self._hotspots(township, month)  # reporting down: the claim is undone, tried later
+                    for message in domain.digest_messages(self.rules, self.county, helpers, township, month, hot, now):
+                        self._enqueue(tx, message, None, now)
+            except channels.Transient as exc:
+                log.warning("the %s digest of %s waits: %s", month, township, exc)
+
     # --- queries --------------------------------------------------------------------------
 
     @route("GET", "/notifications", summary="Every message about a case and its delivery status", roles=STAFF,
@@ -173,19 +193,29 @@ class NotifyService(BackboneService):
         now, held in memory only for this send."""
         if message["recipient_kind"] == "staff":
             return [(0, self._staff(message["recipient"]).phone)]
-        s = self.config
-        token = auth.issue(s["JWT_SECRET"], s["JWT_AUDIENCE"], "notify", ["service"], self.county.code, ttl_seconds=60)
-        try:
-            r = requests.get(f"{s['INTAKE_URL']}/cases/{message['number']}/contacts",
-                             headers={"Authorization": f"Bearer {token}"}, timeout=channels.TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise channels.Transient(f"intake: {type(exc).__name__}")
+        r = self._ask("INTAKE_URL", f"/cases/{message['number']}/contacts")
         if r.status_code != 200:
             raise (channels.Transient if r.status_code >= 500 else channels.Permanent)(f"intake answered {r.status_code}")
         phones = [(c["position"], c["phone"]) for c in r.json()]
         if not phones:
             raise channels.Skipped("no phone on record for the petitioners (anonymous, or none given)")
         return phones
+
+    def _hotspots(self, township, month):
+        r = self._ask("REPORTING_URL", f"/hotspots?month={month}&township={township}")
+        if r.status_code != 200:
+            raise channels.Transient(f"reporting answered {r.status_code}")
+        return r.json()
+
+    def _ask(self, service_url, path):
+        """GET another service with a short-lived service token; down is Transient."""
+        s = self.config
+        token = auth.issue(s["JWT_SECRET"], s["JWT_AUDIENCE"], "notify", ["service"], self.county.code, ttl_seconds=60)
+        try:
+            return requests.get(f"{s[service_url]}{path}", headers={"Authorization": f"Bearer {token}"},
+                                timeout=channels.TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise channels.Transient(f"{service_url.split('_')[0].lower()}: {type(exc).__name__}")
 
     def _staff(self, staff_id):
         person = self.county.person(staff_id)
@@ -227,3 +257,4 @@ def _is_uuid(text):
         return True
     except ValueError:
         return False
+

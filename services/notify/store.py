@@ -56,3 +56,9 @@ def mark_read(tx, message_id, recipients):
     return tx.execute(
         "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = %s AND channel = 'inbox'"
         " AND recipient = ANY(%s) RETURNING *", (message_id, list(recipients))).fetchone()
+
+
+def claim_digest(tx, township, month):
+    """True for the one transaction that makes this township's digest of this month."""
+    return tx.execute("INSERT INTO digests (township, month) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                      (township, month)).fetchone() is not None

@@ -83,6 +83,8 @@ class OverdueSchema(Schema):
 
 class HotspotsSchema(Schema):
     month = fields.String()
+    overdue_cases = fields.Integer(metadata={"description": "open cases past a deadline now (in the township asked)"})
+    open_red_cases = fields.Integer(metadata={"description": "open cases whose risk is red now"})
     rising_categories = fields.List(fields.Dict())
     repeat_petitions_growing = fields.List(fields.Dict())
     clusters_growing = fields.List(fields.Dict())

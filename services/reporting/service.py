@@ -19,7 +19,8 @@ from services.reporting.schemas import (
     TimelineSchema,
 )
 
-READERS = ("clerk", "handler", "mediator", "leader", "supervisor", "auditor", "operator")
+READERS = ("clerk", "handler", "mediator", "leader", "supervisor", "auditor", "operator",
+           "service")  # notify reads the hotspots for its monthly digest
 
 
 def _now():
@@ -129,8 +130,9 @@ class ReportingService(BackboneService):
             counts = store.monthly_by_place_and_category(tx, start, end, tz, township)
             repeats = store.monthly_events_by_place(tx, "case.repeat_linked", start, end, tz, township)
             clusters = store.monthly_events_by_place(tx, "case.clustered", start, end, tz, township)
+            alarms = store.open_alarms(tx, _now(), township)
         return json_response(HotspotsSchema().dump({
-            "month": month, "rising_categories": hotspots.categories(counts, month),
+            "month": month, **alarms, "rising_categories": hotspots.categories(counts, month),
             "repeat_petitions_growing": hotspots.growth(repeats, month),
             "clusters_growing": hotspots.growth(clusters, month)}))
 

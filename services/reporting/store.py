@@ -149,6 +149,14 @@ def monthly_events_by_place(tx, event_type, start, end, tz, township=None):
         GROUP BY 1, 2""", (tz, event_type, start, end, township, township)).fetchall()
 
 
+def open_alarms(tx, now, township=None):
+    """How many open cases are overdue now, and how many are red (in a township, or all)."""
+    return tx.execute("""
+        SELECT count(*) FILTER (WHERE next_due_at < %s) AS overdue_cases, count(*) FILTER (WHERE risk = 'red') AS open_red_cases
+        FROM cases WHERE status <> ALL(%s) AND (%s::text IS NULL OR township = %s)""",
+        (now, list(ENDED), township, township)).fetchone()
+
+
 # --- gauges -----------------------------------------------------------------------------------
 
 def open_by_township_and_risk(tx):

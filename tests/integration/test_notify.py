@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -255,3 +256,43 @@ def test_a_message_that_keeps_failing_is_marked_failed_with_its_reason(stack, am
     assert event["data"]["reason"] == "SMS provider answered 503" and event["data"]["recipient"] == "QS-HUGW"
     assert catalog.data_errors(catalog.load(), event) == []
     assert os.environ["FENGQIAO_SMS_API_KEY"] not in json.dumps(event)
+
+
+def test_the_monthly_digest_tells_the_township_s_leaders_of_a_rising_category(
+        run_service, fresh_database, isolated, notify_file, standin, amqp_uri):
+    from services.reporting.service import ReportingService
+
+    reporting = run_service(isolated(ReportingService), fresh_database(config.REPO_ROOT / "services" / "reporting"))
+    tz = ZoneInfo("Asia/Shanghai")
+    this_month = datetime.now(tz).replace(day=1, hour=10, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=10)
+    for i in range(4):  # four land disputes in one village last month, none before: rising
+        case_id = str(uuid.uuid4())
+        data = {"case_id": case_id, "number": f"BY-2026-9000{i}", "township": "BY", "location": "BY01",
+                "category": "land_dispute", "channel": "visit", "channel_class": "civil_dispute", "subject": "地界",
+                "registered_at": (last_month + timedelta(hours=i)).isoformat(), "petitioner_count": 1, "collective": False}
+        event = new_event("intake", "case.registered", data, subject=case_id, correlationid=case_id)
+        publish(amqp_uri, "intake", {**event, "time": data["registered_at"]})
+    reporting_url = f"http://127.0.0.1:{web_port(reporting)}"
+    eventually(lambda: requests.get(f"{reporting_url}/stats", headers=token("clerk")).json()["total"] == 4)
+    smtp_port, mail = standin("smtp")
+
+    def channels(raw):
+        raw["channels"]["email"] = {"host": "127.0.0.1", "port": smtp_port, "sender": "noreply@songhe.example"}
+    url = fresh_database(NOTIFY_DIR)
+    notify = [run_service(isolated(NotifyService), url, NOTIFY_FILE=str(notify_file(channels)), DIGEST_CHECK_SECONDS=0.3,
+                          NOTIFY_DISPATCH_SECONDS=0.2, REPORTING_URL=reporting_url) for _ in range(2)]
+    base = f"http://127.0.0.1:{web_port(notify[0])}"
+    head = token("leader", who="BY-ZHANGHY", scope="BY")  # 镇长 of 白杨
+    [digest] = eventually(lambda: [m for m in requests.get(f"{base}/inbox", headers=head).json()
+                                   if m["kind"] == "monthly_digest"])
+    assert digest["subject"].startswith("【预警提示】") and last_month.strftime("%Y-%m") in digest["subject"]
+    assert "土地纠纷4件（近三月月均0.0件）" in digest["text"]
+    leaders = {f"{i.lower()}@songhe.example" for i in ("BY-LIUCL", "BY-ZHANGHY", "BY-XUEJ", "BY-MENGQ")}
+    eventually(lambda: leaders <= {m["to"][0] for m in mail()})  # and by e-mail
+    time.sleep(1)  # both replicas look again, several times
+    with pool_of(url) as pool, pool.connection() as conn:
+        made = conn.execute("SELECT count(*) AS n FROM notifications WHERE kind = 'monthly_digest'"
+                            " AND recipient = 'BY-ZHANGHY' AND channel = 'inbox'").fetchone()["n"]
+        months = conn.execute("SELECT count(*) AS n FROM digests WHERE township = 'BY'").fetchone()["n"]
+    assert (made, months) == (1, 1)

@@ -182,3 +182,25 @@ def test_what_is_announced_names_the_recipient_never_an_address():
     assert domain.outcome_event(message, "SMS provider answered 503") == {
         "notification_id": "m-1", "case_id": CASE["case_id"], "number": CASE["number"], "kind": "petitioner_accepted",
         "channel": "sms", "recipient": "petitioner", "attempts": 5, "reason": "SMS provider answered 503"}
+
+
+def test_the_monthly_digest_names_a_rising_category_to_the_township_s_leaders():
+    hot = {"overdue_cases": 2, "open_red_cases": 1, "repeat_petitions_growing": [], "clusters_growing": [],
+           "rising_categories": [{"place": "BY01", "category": "land_dispute", "count": 5, "trailing_average": 1.67,
+                                  "same_month_last_year": 1}]}
+    found = domain.digest_messages(RULES, COUNTY, HELPERS, "BY", "2026-11", hot, NOON)
+    leaders = {COUNTY.leader_with_duty(d, "BY").id for d in ("party_secretary", "township_head",
+                                                              "political_legal_member", "governance_center_director")}
+    assert {m["recipient"] for m in found} == leaders and {m["channel"] for m in found} == {"inbox", "email"}
+    text = found[0]["text"]
+    assert f"{COUNTY.nodes['BY01'].name}土地纠纷5件（近三月月均1.67件，去年同月1件）" in text
+    assert "当前超期未办结2件，红色风险1件" in text and found[0]["subject"].startswith("【预警提示】")
+    assert {m["dedup_key"].split("|")[:3] == ["digest", "BY", "2026-11"] for m in found} == {True}
+    quiet = domain.digest_messages(RULES, COUNTY, HELPERS, "BY", "2026-11", {**hot, "rising_categories": []}, NOON)
+    assert "本月无明显上升的纠纷类别" in quiet[0]["text"]
+
+
+def test_a_digest_made_in_a_month_is_about_the_month_before():
+    from datetime import date
+
+    assert domain.digest_month(date(2026, 12, 1)) == "2026-11" and domain.digest_month(date(2027, 1, 15)) == "2026-12"
