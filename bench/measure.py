@@ -72,11 +72,12 @@ class Result:
 
 
 class Poller(threading.Thread):
-    """Records when each case number is first seen as `assigned`."""
+    """Records when each case number is first seen assigned or further (a mediating body may
+    have signed for it already by the next poll)."""
 
     def __init__(self, model, interval):
         super().__init__(daemon=True, name="assigned-poller")
-        self.sql = f"SELECT number FROM {model.cases_table} WHERE status = 'assigned'"
+        self.sql = f"SELECT number FROM {model.cases_table} WHERE status <> 'registered'"
         self.db_url, self.interval = model.db_url, interval
         self.seen = {}
         self.stopping = threading.Event()
