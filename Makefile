@@ -10,7 +10,7 @@ PYTEST := $(BIN)/python -m pytest
 TEST_VHOST := fengqiao_test_$(shell pwd | sha1sum | cut -c1-8)
 TEST_ENV := FENGQIAO_AMQP_URI=amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 
-.PHONY: run test test-unit test-integration test-e2e servers test-tools fonts setup bench clean
+.PHONY: run demo test test-unit test-integration test-e2e servers test-tools fonts setup bench clean
 
 $(STAMP): pyproject.toml
 	scripts/ensure-python.sh
@@ -34,6 +34,11 @@ setup: $(STAMP) servers fonts
 ## Run every service as a process against local RabbitMQ and PostgreSQL (Ctrl-C stops them).
 run: setup
 	$(BIN)/python -m fengqiao.launcher
+
+## A synthetic month of cases through the running services' APIs (start `make run` first).
+DEMO_CASES ?= 300
+demo: $(STAMP)
+	$(BIN)/python -m scripts.demo --cases $(DEMO_CASES)
 
 ## The whole suite: unit, integration (real broker and database), end to end (processes).
 test: $(STAMP) test-tools

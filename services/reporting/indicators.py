@@ -13,7 +13,8 @@ DEFINITIONS = {
     "repeat_petition_rate": "Cases the same petitioner came back on (a repeat petition linked), of those registered.",
     "resolved_in_village_share": "小事不出村 — cases resolved by a village body, of those resolved.",
     "resolved_in_township_share": "大事不出镇 — cases resolved by a village or township body, of those resolved.",
-    "sent_to_county_share": "矛盾不上交, its breach — cases sent up to the county tier, of those registered.",
+    "sent_to_county_share": "矛盾不上交, its breach — cases escalated to the county tier, of those registered "
+                            "(a county body's own matters, such as industry mediation, are not sent up).",
     "first_petition_resolution_rate": "初信初访化解率 — cases resolved with no repeat petition, of those registered.",
     "mediation_success_rate": "Mediation files concluded in the period with an agreement, of those concluded with "
                               "an agreement or without one (withdrawn files left out).",

@@ -9,7 +9,6 @@ from fengqiao import deadlines as dl
 
 # The status a case is in after an intake event (routing's events say the status they leave).
 STATUS_AFTER = {"case.registered": "registered", "case.guided": "guided"}
-TIERS = ("village", "township", "county")
 # A case in one of these is no longer being handled (for backlog and overdue).
 ENDED = ("resolved", "followed_up", "under_review", "closed", "not_accepted", "guided")
 
@@ -21,9 +20,10 @@ def case_id_of(event):
 def new_row(case_id):
     return {"case_id": case_id, "number": None, "township": None, "village": None, "location": None, "category": None,
             "channel": None, "channel_class": None, "subject": None, "registered_at": None, "petitioner_count": None,
-            "collective": False, "status": None, "body": None, "tier": None, "max_tier": None, "risk": "blue",
+            "collective": False, "status": None, "body": None, "tier": None, "risk": "blue",
             "accepted_at": None, "decided_at": None, "acceptance_overdue": False, "handling_overdue": False,
-            "resolved_at": None, "resolution_tier": None, "outcome": None, "followed_up_at": None, "rating": None,
+            "escalated_to_county": False, "resolved_at": None, "resolution_tier": None, "outcome": None,
+            "followed_up_at": None, "rating": None,
             "closed_at": None, "repeat_count": 0, "mediation_outcome": None, "updated_at": None}
 
 
@@ -54,7 +54,8 @@ def _apply(row, event, county):
         row["repeat_count"] = max(row["repeat_count"], data["repeat_count"])
     elif kind == "case.assigned":
         row.update(body=data["body"], tier=data["tier"])
-        row["max_tier"] = max(filter(None, (row["max_tier"], data["tier"])), key=TIERS.index)
+    elif kind == "case.escalated" and data["to_tier"] == "county":
+        row["escalated_to_county"] = True  # sent up (上交), not a county body's own matter
     elif kind == "case.accepted":
         row.update(accepted_at=at, decided_at=at)
     elif kind == "case.not_accepted":

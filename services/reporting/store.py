@@ -84,7 +84,7 @@ def case_counts(tx, filters, period):
                count(*) FILTER (WHERE resolved_at IS NOT NULL AND repeat_count = 0) AS resolved_first_time,
                count(*) FILTER (WHERE resolution_tier = 'village') AS resolved_in_village,
                count(*) FILTER (WHERE resolution_tier = 'township') AS resolved_in_township,
-               count(*) FILTER (WHERE max_tier = 'county') AS sent_to_county
+               count(*) FILTER (WHERE escalated_to_county) AS sent_to_county
         FROM cases WHERE registered_at IS NOT NULL AND {where}""", params).fetchone()
 
 

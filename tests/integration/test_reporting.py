@@ -76,6 +76,7 @@ def history():
     c = (Case("QS-2026-000003", "QS01-G1", "neighbour_dispute", at(3, 10))  # sent up to the county, overdue
          .then("routing", "case.assigned", at(3, 10, 11), **assigned("QS01-MEDIATION", "village"))
          .then("routing", "case.accepted", at(3, 11), status="in_progress")
+         .then("routing", "case.escalated", at(3, 20), status="assigned", from_tier="village", to_tier="county")
          .then("routing", "case.assigned", at(3, 20), **assigned("SH-POLITICAL-LEGAL", "county"))
          .then("routing", "deadline.overdue", at(5, 11), policy="handling", days_overdue=0))
     d = Case("QS-2026-000004", "QS01", "land_dispute", at(3, 12)).then("intake", "case.guided", at(3, 12))

@@ -48,7 +48,8 @@ def test_a_case_row_is_the_fold_of_its_events():
     row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
     assert (row["number"], row["township"], row["village"], row["location"]) == ("QS-2026-000001", "QS", "QS01",
                                                                                  "QS01-G1")
-    assert (row["status"], row["body"], row["tier"], row["max_tier"]) == ("closed", "QS-JUDICIAL", "township", "township")
+    assert (row["status"], row["body"], row["tier"], row["escalated_to_county"]) == ("closed", "QS-JUDICIAL", "township",
+                                                                                     False)
     assert (row["risk"], row["repeat_count"], row["rating"], row["outcome"]) == ("yellow", 1, "basically_satisfied",
                                                                                  "demand_met")
     assert row["resolution_tier"] == "township" and row["handling_overdue"] and not row["acceptance_overdue"]

@@ -11,7 +11,7 @@ ALTER TABLE cases
     ADD COLUMN petitioner_count   integer,
     ADD COLUMN collective         boolean NOT NULL DEFAULT false,
     ADD COLUMN tier               text,
-    ADD COLUMN max_tier           text,
+    ADD COLUMN escalated_to_county boolean NOT NULL DEFAULT false,
     ADD COLUMN risk               text NOT NULL DEFAULT 'blue',
     ADD COLUMN accepted_at        timestamptz,
     ADD COLUMN decided_at         timestamptz,
