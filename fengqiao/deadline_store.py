@@ -16,12 +16,13 @@ from psycopg.errors import LockNotAvailable
 from psycopg.types.json import Jsonb
 
 from fengqiao import deadlines as dl
+from fengqiao.facts import Refused
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_NOTICE_AFTER = timedelta(minutes=1)
 
 
-class DeadlineError(Exception):
+class DeadlineError(Refused):
     """A deadline command the deadline's state does not allow (a service answers 409)."""
 
 

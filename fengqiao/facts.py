@@ -21,6 +21,10 @@ class Invalid(Exception):
         self.errors = errors
 
 
+class NotFound(LookupError):
+    """The command names a part of the record that does not exist (HTTP 404)."""
+
+
 def require(record, *statuses, doing, what="case"):
     """Refused unless the record's status is one of `statuses`: 'cannot resolve a case that is …'."""
     if record["status"] not in statuses:

@@ -3,6 +3,8 @@ application/problem+json (RFC 9457) with a field-by-field list, and request metr
 import json
 import logging
 import time
+import uuid
+from contextlib import contextmanager
 
 from marshmallow import ValidationError
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
@@ -11,7 +13,7 @@ from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from fengqiao import auth, metrics
+from fengqiao import auth, facts, metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,29 @@ def load_query(request, schema):
         return schema.load(request.args.to_dict())
     except ValidationError as exc:
         raise invalid(exc.messages)
+
+
+@contextmanager
+def refusals_as_problems():
+    """A domain's refusals (fengqiao/facts.py) as HTTP problems: Invalid is a 400 naming each
+    field, Refused a 409 saying why, NotFound a 404. Nothing was written: the transaction inside
+    is rolled back by the same exception."""
+    try:
+        yield
+    except facts.Invalid as exc:
+        raise invalid(exc.errors)
+    except facts.Refused as exc:
+        raise Problem(409, "Conflict", str(exc))
+    except facts.NotFound as exc:
+        raise Problem(404, "Not Found", str(exc))
+
+
+def is_uuid(text):
+    try:
+        uuid.UUID(text)
+        return True
+    except ValueError:
+        return False
 
 
 def principal(request):

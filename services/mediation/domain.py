@@ -10,7 +10,7 @@ of deploy/county/deadlines.yaml, started, paused, resumed and stopped by these f
 import uuid
 from datetime import date
 
-from fengqiao.facts import Fact, Invalid, Refused, require
+from fengqiao.facts import Fact, Invalid, NotFound, Refused, require
 
 # Which bodies mediate, and the kind of file a case assigned to them opens (调解类型).
 KIND_OF_BODY = {
@@ -46,7 +46,7 @@ def _require(file, *statuses, doing):
 def _session(file, session_id):
     found = next((s for s in file["sessions"] if s["id"] == session_id), None)
     if found is None:
-        raise LookupError(f"no session {session_id} in file {file['number']}")
+        raise NotFound(f"no session {session_id} in file {file['number']}")
     return found
 
 

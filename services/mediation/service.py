@@ -12,7 +12,9 @@ from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, invalid, json_response, load_body, load_query, principal, route
+from fengqiao.web import (
+    Problem, invalid, json_response, load_body, load_query, principal, refusals_as_problems, route,
+)
 from services.mediation import agreement, domain, store
 from services.mediation.schemas import (
     EXAMPLES, ArchiveSchema, ComplexitySchema, ConcludeSchema, FileSchema, FilesQuery, HeldSchema, MediatorsSchema,
@@ -109,11 +111,9 @@ class MediationService(BackboneService):
             kind = body["kind"] or (chosen and chosen[0])
             if kind is None:
                 raise invalid({"kind": f"{body['body']} does not mediate by itself: name the kind"})
-            try:
+            with refusals_as_problems():
                 file = self._open(tx, case, body["body"], kind, body["joint_bodies"], body["complexity"],
                                   body["parties"] or None, body["mediators"], principal(request).subject, now)
-            except domain.Invalid as exc:
-                raise invalid(exc.errors)
             view = self._view(tx, file)
         return json_response(FileSchema().dump(view), status=201, headers={"Location": f"/files/{file['number']}"})
 
@@ -282,19 +282,12 @@ class MediationService(BackboneService):
         """One command as one unit of work: lock the file, let the domain decide, record the facts
         and their clocks; refusals as problems (400 by field, 404, 409 with why)."""
         now = _now()
-        try:
-            with self.db.transaction() as tx:
-                file = store.lock_file(tx, number)
-                if file is None:
-                    raise Problem(404, "Not Found", f"no mediation file {number}")
-                self._record(tx, file, work(tx, file, now), now)
-                view = self._view(tx, file)
-        except domain.Invalid as exc:
-            raise invalid(exc.errors)
-        except (domain.Refused, deadline_store.DeadlineError) as exc:
-            raise Problem(409, "Conflict", str(exc))
-        except LookupError as exc:
-            raise Problem(404, "Not Found", str(exc))
+        with refusals_as_problems(), self.db.transaction() as tx:
+            file = store.lock_file(tx, number)
+            if file is None:
+                raise Problem(404, "Not Found", f"no mediation file {number}")
+            self._record(tx, file, work(tx, file, now), now)
+            view = self._view(tx, file)
         return json_response(FileSchema().dump(view), status=status)
 
     def _record(self, tx, file, facts, now):

@@ -4,7 +4,6 @@ and words are in rules.py and domain.py, the protocols in channels.py, the SQL i
 import json
 import logging
 import os
-import uuid
 from datetime import datetime, timezone
 
 import requests
@@ -16,7 +15,7 @@ from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, json_response, load_query, principal, route
+from fengqiao.web import Problem, is_uuid, json_response, load_query, principal, route
 from services.notify import channels, domain, store
 from services.notify import rules as notify_rules
 from services.notify.schemas import InboxQuery, InboxSchema, NotificationSchema, NotificationsQuery
@@ -98,7 +97,7 @@ class NotifyService(BackboneService):
            summary="Send a failed message again (after the cause was mended: a secret set, a provider back)")
     def retry(self, request, message_id):
         with self.db.transaction() as tx:
-            message = store.retry_failed(tx, message_id, _now()) if _is_uuid(message_id) else None
+            message = store.retry_failed(tx, message_id, _now()) if is_uuid(message_id) else None
         if message is None:
             raise Problem(409, "Conflict", f"no failed message {message_id}")
         return json_response(NotificationSchema().dump(message))
@@ -113,7 +112,7 @@ class NotifyService(BackboneService):
 
     @route("POST", "/inbox/<message_id>/read", summary="Mark an inbox message read", response_schema=InboxSchema)
     def mark_read(self, request, message_id):
-        if not _is_uuid(message_id):
+        if not is_uuid(message_id):
             raise Problem(404, "Not Found", f"no message {message_id} in your inbox")
         with self.db.transaction() as tx:
             message = store.mark_read(tx, message_id, self._inboxes_of(principal(request)))
@@ -249,12 +248,4 @@ def _secret(env_name, required=True):
         log.error("the secret %s is not set in the environment: messages wait", env_name)
         raise channels.Transient(f"the secret {env_name or '(none named)'} is not set in the environment")
     return value
-
-
-def _is_uuid(text):
-    try:
-        uuid.UUID(text)
-        return True
-    except ValueError:
-        return False
 

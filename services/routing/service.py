@@ -1,7 +1,6 @@
 """Routing (分流交办): routes each registered case by the rules, then carries its handling from
 signing to closure, watches its deadlines and escalates what stalls. Entrypoints only: the
 rules are in rules.py and domain.py, the SQL in store.py."""
-import uuid
 from datetime import datetime, timezone
 
 from fengqiao import deadline_store
@@ -9,7 +8,7 @@ from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, invalid, json_response, load_body, principal, route
+from fengqiao.web import Problem, is_uuid, json_response, load_body, principal, refusals_as_problems, route
 from services.routing import domain, store
 from services.routing import rules as routing_rules
 from services.routing.schemas import (
@@ -283,17 +282,12 @@ class RoutingService(BackboneService):
         """One command as one unit of work: lock the case, let the domain decide, record the
         facts and their deadlines; refusals as problems (400 by field, 404, 409 with why)."""
         now = _now()
-        try:
-            with self.db.transaction() as tx:
-                case = store.lock_case(tx, number)
-                if case is None:
-                    raise Problem(404, "Not Found", f"no case {number}")
-                self._record(tx, case, work(tx, case, now), now)
-                view = self._view(tx, case)
-        except domain.Invalid as exc:
-            raise invalid(exc.errors)
-        except (domain.Refused, deadline_store.DeadlineError) as exc:
-            raise Problem(409, "Conflict", str(exc))
+        with refusals_as_problems(), self.db.transaction() as tx:
+            case = store.lock_case(tx, number)
+            if case is None:
+                raise Problem(404, "Not Found", f"no case {number}")
+            self._record(tx, case, work(tx, case, now), now)
+            view = self._view(tx, case)
         return json_response(CaseSchema().dump(view), status=status)
 
     def _record(self, tx, case, facts, now):
@@ -320,7 +314,7 @@ class RoutingService(BackboneService):
                 "correlationid": case["correlationid"]}
 
     def _whistle_of(self, tx, case, whistle_id):
-        whistle = store.lock_whistle(tx, whistle_id) if _is_uuid(whistle_id) else None
+        whistle = store.lock_whistle(tx, whistle_id) if is_uuid(whistle_id) else None
         if whistle is None or whistle["case_id"] != case["id"]:
             raise Problem(404, "Not Found", f"no whistle {whistle_id} on case {case['number']}")
         return whistle
@@ -335,10 +329,3 @@ class RoutingService(BackboneService):
                 raise Problem(404, "Not Found", f"no case {number}")
             return case, self._view(tx, case)
 
-
-def _is_uuid(text):
-    try:
-        uuid.UUID(text)
-        return True
-    except ValueError:
-        return False
