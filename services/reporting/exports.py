@@ -52,7 +52,17 @@ def _local(moment, county):
 
 def table(rows, county):
     """The header row, then one row per case, every cell as the ledger shows it."""
-    return [[h for h, _ in COLUMNS]] + [[("" if (v := f(r, county)) is None else v) for _, f in COLUMNS] for r in rows]
+    return [[h for h, _ in COLUMNS]] + [[_cell(f(r, county)) for _, f in COLUMNS] for r in rows]
+
+
+def _cell(value):
+    """A value as a cell; text a spreadsheet would take for a formula (a subject that starts with
+    "=" …) is kept as text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def as_csv(rows, county):

@@ -9,8 +9,14 @@ from fengqiao import deadlines as dl
 
 # The status a case is in after an intake event (routing's events say the status they leave).
 STATUS_AFTER = {"case.registered": "registered", "case.guided": "guided"}
-# A case in one of these is no longer being handled (for backlog and overdue).
+# A case in one of these is no longer being handled (the backlog, 积案).
 ENDED = ("resolved", "followed_up", "under_review", "closed", "not_accepted", "guided")
+# Events of one moment in the order they happen (one routing transaction stamps them alike).
+RANK = {"case.registered": 0, "case.escalated": 1, "case.assigned": 2}
+# Events that cannot change a case's row: kept, but no reason to fold again.
+INERT = ("notification.sent", "notification.failed", "deadline.due_soon")
+# Deadlines whose keeping in time the indicators count (acceptance_overdue, handling_overdue).
+COUNTED = ("acceptance", "handling")
 
 
 def case_id_of(event):
@@ -27,14 +33,28 @@ def new_row(case_id):
             "closed_at": None, "repeat_count": 0, "mediation_outcome": None, "updated_at": None}
 
 
-def fold(case_id, events, policies, county):
-    """(row, clocks): the case row after every event (sorted by time), and its deadline clocks
-    as the deadline engine keeps them (policy → state)."""
+def fold(case_id, events, policies, calendar, county):
+    """(row, clocks): the case row after every event, and its deadline clocks as the deadline
+    engine keeps them (policy → state). Events sort by time, those of one moment by RANK, then
+    by source and id: never by the order they came in."""
     row, clocks = new_row(case_id), {}
-    for event in sorted(events, key=lambda e: (_at(e["time"]), e.get("seq", 0))):
+    for event in sorted(events, key=lambda e: (_at(e["time"]), RANK.get(e["type"], 9), e["source"], e["id"])):
         _apply(row, event, county)
         _clock(clocks, policies, event)
+    if row["status"] == "guided":
+        clocks = {}  # handled at the window: routing never took it, no clock of its runs
+    for name in COUNTED:
+        row[f"{name}_overdue"] = name in clocks and _late(clocks[name], calendar)
     return row, clocks
+
+
+def _late(state, calendar):
+    """A clock stopped after its due moment (pauses and extensions counted), or one still running
+    that routing has noticed overdue since it was last moved."""
+    if state["stopped_at"] is None:
+        return state["noticed_late"]
+    due = dl.due_at(state["policy"], state["started_at"], calendar, state["paused_seconds"], state["extension_days"])
+    return state["stopped_at"] > due
 
 
 def _apply(row, event, county):
@@ -42,14 +62,15 @@ def _apply(row, event, county):
     row["number"] = row["number"] or data.get("number")
     row["township"] = row["township"] or data.get("township")
     row["updated_at"] = at
-    status = data.get("status") if event["source"] == "/fengqiao/routing" else STATUS_AFTER.get(kind)
-    if status:
-        row["status"] = status
+    if event["source"] == "/fengqiao/routing" and data.get("status"):
+        row["status"] = data["status"]
+    elif kind in STATUS_AFTER and (row["status"] is None or kind == "case.guided"):
+        row["status"] = STATUS_AFTER[kind]  # a clock a little behind routing's never sets a case back
     if kind == "case.registered":
         row.update(location=data["location"], village=village_of(county, data["location"]), category=data["category"],
                    channel=data["channel"], channel_class=data["channel_class"], subject=data["subject"],
-                   registered_at=_at(data["registered_at"]), petitioner_count=data["petitioner_count"],
-                   collective=data["collective"])
+                   registered_at=_at(data["registered_at"]), petitioner_count=data.get("petitioner_count"),
+                   collective=data.get("collective", False))
     elif kind == "case.repeat_linked":
         row["repeat_count"] = max(row["repeat_count"], data["repeat_count"])
     elif kind == "case.assigned":
@@ -70,24 +91,29 @@ def _apply(row, event, county):
         row["closed_at"] = at
     elif kind == "case.risk_changed":
         row["risk"] = data["to"]
-    elif kind == "deadline.overdue" and data["policy"] in ("acceptance", "handling"):
-        row[f"{data['policy']}_overdue"] = True
     elif kind == "mediation.concluded" and data["outcome"] != "transferred":
         row["mediation_outcome"] = data["outcome"]
 
 
 def _clock(clocks, policies, event):
     """The deadline engine's bookkeeping (fengqiao/deadlines.py), replayed from the events."""
-    at = _at(event["time"])
+    at, data = _at(event["time"]), event["data"]
+    if event["type"] == "case.registered":  # routing starts the acceptance clock at registration
+        at = _at(data["registered_at"])
     if event["type"] == "case.extended":
         if "handling" in clocks:
-            clocks["handling"]["extension_days"] += event["data"]["days"]
+            clocks["handling"].update(extension_days=clocks["handling"]["extension_days"] + data["days"],
+                                      noticed_late=False)  # a new due moment: late only if missed again
+        return
+    if event["type"] == "deadline.overdue" and data.get("policy") in clocks:
+        state = clocks[data["policy"]]
+        state["noticed_late"] = state["stopped_at"] is None or state["noticed_late"]
         return
     for action, policy in dl.actions_for(policies, event["type"]):
         state = clocks.get(policy.name)
         if action == "start" and (state is None or state["stopped_at"] is not None):
             clocks[policy.name] = {"policy": policy, "started_at": at, "paused_at": None, "paused_seconds": 0,
-                                   "extension_days": 0, "stopped_at": None}
+                                   "extension_days": 0, "stopped_at": None, "noticed_late": False}
         elif state is None or state["stopped_at"] is not None:
             continue
         elif action == "stop":
@@ -96,7 +122,7 @@ def _clock(clocks, policies, event):
             state["paused_at"] = at
         elif action == "resume" and state["paused_at"] is not None:
             state["paused_seconds"] = dl.to_timedelta(state["paused_seconds"]) + (at - state["paused_at"])
-            state["paused_at"] = None
+            state.update(paused_at=None, noticed_late=False)  # the due moment moved on
 
 
 def running_deadlines(clocks, calendar, now):

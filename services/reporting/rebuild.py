@@ -8,9 +8,8 @@ from services.reporting import projection, store
 def refold(tx, case_id, number, deadlines, county, now):
     """Fold the case's whole history into its row (locked: one fold at a time per case)."""
     store.lock_case(tx, case_id, number)
-    row, clocks = projection.fold(case_id, store.events_of(tx, case_id), deadlines.policies, county)
-    running = projection.running_deadlines(clocks, deadlines.calendar, now) \
-        if row["status"] not in projection.ENDED else []
+    row, clocks = projection.fold(case_id, store.events_of(tx, case_id), deadlines.policies, deadlines.calendar, county)
+    running = projection.running_deadlines(clocks, deadlines.calendar, now)  # a follow-up or review may be late too
     store.save_row(tx, {**row, "deadlines": running, "next_due_at": projection.next_due_at(running)})
 
 

@@ -1,16 +1,20 @@
 """Reporting's HTTP edges: the filters every indicator, list and export takes, and the views."""
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from fengqiao.fields import Text
 
-MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="YYYY-MM")
+MONTH = validate.Regexp(r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$", error="YYYY-MM, a month from 2000 to 2100")
+YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31), error="a date from 2000 to 2100")
 
 
 class FiltersQuery(Schema):
     """A period [from, to) in county dates (default: this month so far) and the places, kinds
     and bodies to count."""
-    from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "first day (county time)"})
-    to = fields.Date(load_default=None, metadata={"description": "the day after the last (exclusive)"})
+    from_ = fields.Date(data_key="from", load_default=None, validate=YEARS,
+                        metadata={"description": "first day (county time)"})
+    to = fields.Date(load_default=None, validate=YEARS, metadata={"description": "the day after the last (exclusive)"})
     township = Text(load_default=None)
     village = Text(load_default=None)
     category = Text(load_default=None)

@@ -12,7 +12,7 @@ from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, json_response, load_query, route
+from fengqiao.web import Problem, invalid, json_response, load_query, route
 from services.reporting import exports, hotspots, indicators, projection, rebuild, store
 from services.reporting.schemas import (
     BacklogSchema, FiltersQuery, HotspotsQuery, HotspotsSchema, IndicatorsSchema, OverdueSchema, StatsSchema,
@@ -39,7 +39,8 @@ class ReportingService(BackboneService):
         metrics.PROJECTION_LAG.set(max((_now() - datetime.fromisoformat(event["time"])).total_seconds(), 0))
         case_id = projection.case_id_of(event)
         with self.db.transaction() as tx:
-            if tx.already_handled(event) or not store.record_event(tx, event, case_id) or case_id is None:
+            if tx.already_handled(event) or not store.record_event(tx, event, case_id) or case_id is None \
+                    or event["type"] in projection.INERT:
                 return
             rebuild.refold(tx, case_id, event["data"].get("number"), self.deadlines, self.county, _now())
 
@@ -50,12 +51,12 @@ class ReportingService(BackboneService):
         with self.db.transaction() as tx:
             open_cases, late = store.open_by_township_and_risk(tx), store.overdue_by_township(tx, now)
             oldest = store.oldest_open_registration(tx)
-        metrics.OPEN_CASES.clear()
-        for r in open_cases:
-            metrics.OPEN_CASES.labels(r["township"], r["risk"]).set(r["n"])
-        metrics.OVERDUE_CASES.clear()
-        for r in late:
-            metrics.OVERDUE_CASES.labels(r["township"]).set(r["n"])
+        townships = [n.code for n in self.county.nodes.values() if n.level == "township"]
+        counts = {(r["township"], r["risk"]): r["n"] for r in open_cases}
+        for township in townships:  # every series set, none cleared: a scrape never sees half of them
+            for risk in ("blue", "yellow", "red"):
+                metrics.OPEN_CASES.labels(township, risk).set(counts.get((township, risk), 0))
+            metrics.OVERDUE_CASES.labels(township).set(next((r["n"] for r in late if r["township"] == township), 0))
         metrics.OLDEST_OPEN_CASE.set((now - oldest).total_seconds() if oldest else 0)
 
     # --- a case -------------------------------------------------------------------------------
@@ -68,7 +69,8 @@ class ReportingService(BackboneService):
             if case is None:
                 raise Problem(404, "Not Found", f"no case {number}")
             events = store.events_of(tx, case["case_id"])
-        row, clocks = projection.fold(case["case_id"], events, self.deadlines.policies, self.county)
+        row, clocks = projection.fold(case["case_id"], events, self.deadlines.policies, self.deadlines.calendar,
+                                      self.county)
         deadlines = projection.running_deadlines(clocks, self.deadlines.calendar, _now())
         return json_response(TimelineSchema().dump({**case, "deadlines": deadlines, "events": events}))
 
@@ -85,8 +87,7 @@ class ReportingService(BackboneService):
     def get_indicators(self, request):
         query = load_query(request, FiltersQuery())
         first, last = self._period(query)
-        length = last - first
-        periods = {"now": (first, last), "previous": (first - length, first),
+        periods = {"now": (first, last), "previous": _previous(first, last),
                    "last_year": (_year_before(first), _year_before(last))}
         with self.db.transaction() as tx:
             found = {k: indicators.figures(store.case_counts(tx, query, self._bounds(p)),
@@ -151,7 +152,10 @@ class ReportingService(BackboneService):
         """[from, to) in county dates; this month so far by default."""
         today = self.deadlines.calendar.local_date(_now())
         first = query["from_"] or today.replace(day=1)
-        return first, query["to"] or max(today + timedelta(days=1), first + timedelta(days=1))
+        last = query["to"] or max(today + timedelta(days=1), first + timedelta(days=1))
+        if last <= first:
+            raise invalid({"to": "must come after from (this month's first day, when from is not given)"})
+        return first, last
 
     def _bounds(self, period):
         return tuple(self.deadlines.calendar.start_of_day(d) for d in period)
@@ -164,6 +168,16 @@ class ReportingService(BackboneService):
         name = f"ledger-{period[0]}-{period[1] - timedelta(days=1)}.{suffix}"
         return Response(render(rows, self.county), headers={
             "Content-Type": mimetype, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _previous(first, last):
+    """The period before: the months before when the period is whole months (March → February),
+    else as many days before."""
+    if first.day == 1 and last.day == 1:
+        months = (last.year - first.year) * 12 + last.month - first.month
+        index = first.year * 12 + first.month - 1 - months
+        return date(index // 12, index % 12 + 1, 1), first
+    return first - (last - first), first
 
 
 def _year_before(day):

@@ -89,14 +89,16 @@ def case_counts(tx, filters, period):
 
 
 def mediation_counts(tx, filters, period):
-    """Mediation files concluded in the period, on cases the filters select."""
-    where, params = _where(filters, alias="c.")
+    """Mediation files concluded in the period, on cases the filters select; `body` is the body
+    that mediated, not the one that has the case now."""
+    where, params = _where({k: v for k, v in filters.items() if k != "body"}, alias="c.")
     return tx.execute(f"""
         SELECT count(*) FILTER (WHERE e.data->>'outcome' = 'agreement') AS agreements,
                count(*) FILTER (WHERE e.data->>'outcome' = 'no_agreement') AS failures
         FROM events e JOIN cases c ON c.case_id = e.case_id
-        WHERE e.type = 'mediation.concluded' AND e.time >= %s AND e.time < %s AND {where}""",
-        [*period, *params]).fetchone()
+        WHERE e.type = 'mediation.concluded' AND e.time >= %s AND e.time < %s
+          AND (%s::text IS NULL OR e.data->>'mediating_body' = %s) AND {where}""",
+        [*period, filters.get("body"), filters.get("body"), *params]).fetchone()
 
 
 def backlog(tx, filters, now):
@@ -115,8 +117,8 @@ def overdue(tx, filters, now, limit=500):
     where, params = _where(filters)
     return tx.execute(f"""
         SELECT number, township, village, category, body, risk, status, registered_at, deadlines, next_due_at
-        FROM cases WHERE next_due_at < %s AND status <> ALL(%s) AND {where}
-        ORDER BY next_due_at LIMIT %s""", [now, list(ENDED), *params, limit]).fetchall()
+        FROM cases WHERE next_due_at < %s AND {where}
+        ORDER BY next_due_at LIMIT %s""", [now, *params, limit]).fetchall()
 
 
 def ledger(tx, filters, period, limit=100_000):
@@ -152,9 +154,11 @@ def monthly_events_by_place(tx, event_type, start, end, tz, township=None):
 def open_alarms(tx, now, township=None):
     """How many open cases are overdue now, and how many are red (in a township, or all)."""
     return tx.execute("""
-        SELECT count(*) FILTER (WHERE next_due_at < %s) AS overdue_cases, count(*) FILTER (WHERE risk = 'red') AS open_red_cases
-        FROM cases WHERE status <> ALL(%s) AND (%s::text IS NULL OR township = %s)""",
-        (now, list(ENDED), township, township)).fetchone()
+        SELECT (SELECT count(*) FROM cases WHERE next_due_at < %s AND (%s::text IS NULL OR township = %s))
+                   AS overdue_cases,
+               (SELECT count(*) FROM cases WHERE risk = 'red' AND status <> ALL(%s)
+                AND (%s::text IS NULL OR township = %s)) AS open_red_cases""",
+        (now, township, township, list(ENDED), township, township)).fetchone()
 
 
 # --- gauges -----------------------------------------------------------------------------------
@@ -165,8 +169,8 @@ def open_by_township_and_risk(tx):
 
 
 def overdue_by_township(tx, now):
-    return tx.execute("SELECT township, count(*) AS n FROM cases WHERE next_due_at < %s AND status <> ALL(%s)"
-                      " AND township IS NOT NULL GROUP BY 1", (now, list(ENDED))).fetchall()
+    return tx.execute("SELECT township, count(*) AS n FROM cases WHERE next_due_at < %s"
+                      " AND township IS NOT NULL GROUP BY 1", (now,)).fetchall()
 
 
 def oldest_open_registration(tx):

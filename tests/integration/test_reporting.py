@@ -60,6 +60,7 @@ def assigned(body, tier):
 def history():
     a = (Case("QS-2026-000001", "QS01", "neighbour_dispute", at(3, 2))  # resolved in the village, satisfied
          .then("routing", "case.assigned", at(3, 2, 11), **assigned("QS01-MEDIATION", "village"))
+         .then("routing", "case.signed", at(3, 2, 15), status="signed")
          .then("routing", "case.accepted", at(3, 3), status="in_progress")
          .then("mediation", "mediation.concluded", at(3, 9), outcome="agreement", file_status="concluded")
          .then("routing", "case.resolved", at(3, 10), status="resolved", outcome="demand_met")
@@ -67,6 +68,7 @@ def history():
          .then("routing", "case.closed", at(3, 13), status="closed", final=False))
     b = (Case("QS-2026-000002", "QS02", "land_dispute", at(3, 5))  # accepted late, a repeat, unsatisfied
          .then("routing", "case.assigned", at(3, 5, 11), **assigned("QS-JUDICIAL", "township"))
+         .then("routing", "case.signed", at(3, 6), status="signed")
          .then("intake", "case.repeat_linked", at(3, 8), repeat_count=1)
          .then("routing", "deadline.overdue", at(3, 21), policy="acceptance", days_overdue=0)
          .then("mediation", "mediation.concluded", at(3, 20), outcome="no_agreement", file_status="concluded")
@@ -136,7 +138,7 @@ def test_every_indicator_from_a_hand_made_history(reporting, amqp_uri):
 
     publish_all(amqp_uri, events[:5])  # the same events again
     first = eventually(lambda: requests.get(f"{base}/cases/QS-2026-000001/timeline", headers=clerk()).json())
-    assert [e["type"] for e in first["events"]][:3] == ["case.registered", "case.assigned", "case.accepted"]
+    assert [e["type"] for e in first["events"]][:4] == ["case.registered", "case.assigned", "case.signed", "case.accepted"]
     assert first["status"] == "closed" and first["deadlines"] == []
     assert values(indicators(base)) == expected
 

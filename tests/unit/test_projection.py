@@ -2,7 +2,7 @@
 whatever order they arrive in; its deadlines replayed by the deadline engine; hotspots, indicator
 figures and the ledger export from counts and rows."""
 import io
-import itertools
+import random
 from datetime import datetime, timedelta, timezone
 
 from openpyxl import load_workbook
@@ -45,38 +45,87 @@ HISTORY = [
 
 
 def test_a_case_row_is_the_fold_of_its_events():
-    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
+    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, DEADLINES.calendar, COUNTY)
     assert (row["number"], row["township"], row["village"], row["location"]) == ("QS-2026-000001", "QS", "QS01",
                                                                                  "QS01-G1")
     assert (row["status"], row["body"], row["tier"], row["escalated_to_county"]) == ("closed", "QS-JUDICIAL", "township",
                                                                                      False)
     assert (row["risk"], row["repeat_count"], row["rating"], row["outcome"]) == ("yellow", 1, "basically_satisfied",
                                                                                  "demand_met")
-    assert row["resolution_tier"] == "township" and row["handling_overdue"] and not row["acceptance_overdue"]
+    # resolved minutes after acceptance: on time, whatever a stray overdue notice said
+    assert row["resolution_tier"] == "township" and not row["handling_overdue"] and not row["acceptance_overdue"]
     assert row["accepted_at"] == row["decided_at"] == T0 + timedelta(minutes=4)
 
 
 def test_the_order_events_arrive_in_does_not_matter():
-    expected, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
-    for shuffled in itertools.islice(itertools.permutations(HISTORY[::-1]), 0, 50):
-        assert projection.fold(CASE, list(shuffled), DEADLINES.policies, COUNTY)[0] == expected
+    expected, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    rng = random.Random(1)
+    for _ in range(50):
+        shuffled = rng.sample(HISTORY, len(HISTORY))
+        assert projection.fold(CASE, shuffled, DEADLINES.policies, DEADLINES.calendar, COUNTY)[0] == expected
+
+
+def test_events_of_one_moment_and_a_clock_behind_routing_s_settle_the_same():
+    moment = [ev("case.registered", 0, "intake", location="QS01", category="neighbour_dispute", channel="visit",
+                 channel_class="civil_dispute", subject="s", registered_at=T0.isoformat()),
+              ev("case.assigned", 1, body="QS01-MEDIATION", tier="village", status="assigned"),
+              ev("case.escalated", 5, status="assigned", from_tier="village", to_tier="township"),
+              ev("case.assigned", 5, body="QS-GOVCENTER", tier="township", status="assigned")]
+    moment[3]["id"] = "a-later-id-that-sorts-first"  # one routing transaction: the same time
+    for events in (moment, moment[::-1]):
+        row, clocks = projection.fold(CASE, events, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+        assert (row["body"], row["tier"], row["status"]) == ("QS-GOVCENTER", "township", "assigned")
+        assert clocks["sign"]["stopped_at"] is None  # escalated stops the sign clock, the new assignment restarts it
+    skewed = [moment[1], {**moment[0], "time": (T0 + timedelta(minutes=1, milliseconds=1)).isoformat()}]
+    row, _ = projection.fold(CASE, skewed, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert row["status"] == "assigned"  # intake's clock a little ahead: the registration never sets it back
+
+
+def test_resolved_within_an_extension_is_on_time_and_a_reopened_case_starts_afresh():
+    accepted = HISTORY[:5]
+    late = accepted + [ev("deadline.overdue", 60 * 24 * 70, policy="handling", days_overdue=0)]
+    row, _ = projection.fold(CASE, late, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert row["handling_overdue"]
+    extended = late + [ev("case.extended", 60 * 24 * 71, days=30, status="in_progress"),
+                       ev("case.resolved", 60 * 24 * 80, status="resolved", outcome="explained")]
+    row, _ = projection.fold(CASE, extended, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert not row["handling_overdue"]  # resolved before the extended due moment
+    missed = accepted + [ev("case.resolved", 60 * 24 * 75, status="resolved", outcome="explained")]
+    row, _ = projection.fold(CASE, missed, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert row["handling_overdue"]  # 75 days with no extension: late, notice or not
+    reopened = missed + [ev("case.reopened", 60 * 24 * 76, status="in_progress")]
+    row, _ = projection.fold(CASE, reopened, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert not row["handling_overdue"] and row["resolved_at"] is None
+
+
+def test_a_late_follow_up_keeps_its_clock_on_a_resolved_case():
+    resolved = HISTORY[:12]
+    _, clocks = projection.fold(CASE, resolved, DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    [follow_up] = projection.running_deadlines(clocks, DEADLINES.calendar, T0 + timedelta(days=30))
+    assert follow_up["policy"] == "follow_up" and follow_up["share_used"] > 1  # overdue: shown in /overdue
+
+
+def test_an_old_registration_without_the_later_fields_still_folds():
+    old = {**HISTORY[0], "data": {k: v for k, v in HISTORY[0]["data"].items() if k not in ("petitioner_count", "collective")}}
+    row, _ = projection.fold(CASE, [old], DEADLINES.policies, DEADLINES.calendar, COUNTY)
+    assert row["status"] == "registered" and row["petitioner_count"] is None
 
 
 def test_a_reopened_case_no_longer_counts_as_resolved():
     row, _ = projection.fold(CASE, HISTORY[:12] + [ev("case.reopened", 20, status="in_progress")],
-                             DEADLINES.policies, COUNTY)
+                             DEADLINES.policies, DEADLINES.calendar, COUNTY)
     assert row["resolved_at"] is None and row["outcome"] is None and row["status"] == "in_progress"
 
 
 def test_the_clocks_are_the_deadline_engine_s_replayed():
-    _, clocks = projection.fold(CASE, HISTORY[:5], DEADLINES.policies, COUNTY)
+    _, clocks = projection.fold(CASE, HISTORY[:5], DEADLINES.policies, DEADLINES.calendar, COUNTY)
     [handling] = projection.running_deadlines(clocks, DEADLINES.calendar, T0 + timedelta(days=30))
     started = T0 + timedelta(minutes=4)
     assert handling["policy"] == "handling" and handling["due_at"] == deadlines.due_at(
         DEADLINES.policies["handling"], started, DEADLINES.calendar).isoformat()
     extended = HISTORY[:5] + [ev("case.suspended", 60, status="suspended"), ev("case.resumed", 60 * 25, status="in_progress"),
                               ev("case.extended", 60 * 26, status="in_progress", days=10)]
-    _, clocks = projection.fold(CASE, extended, DEADLINES.policies, COUNTY)
+    _, clocks = projection.fold(CASE, extended, DEADLINES.policies, DEADLINES.calendar, COUNTY)
     [later] = projection.running_deadlines(clocks, DEADLINES.calendar, T0 + timedelta(days=30))
     assert later["due_at"] == deadlines.due_at(DEADLINES.policies["handling"], started, DEADLINES.calendar,
                                                paused_seconds=24 * 3600, extension_days=10).isoformat()
@@ -114,9 +163,10 @@ def test_a_category_that_doubles_is_rising_and_noise_is_not():
 
 
 def test_the_ledger_opens_with_chinese_headers_and_labels():
-    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, COUNTY)
+    row, _ = projection.fold(CASE, HISTORY, DEADLINES.policies, DEADLINES.calendar, COUNTY)
     csv_bytes = exports.as_csv([row], COUNTY)
     assert csv_bytes.startswith("\ufeff编号,登记时间,渠道".encode())
+    assert exports.table([{**row, "subject": "=HYPERLINK(\"http://x\")"}], COUNTY)[1][7].startswith("'=")
     sheet = load_workbook(io.BytesIO(exports.as_xlsx([row], COUNTY))).active
     header, line = [c.value for c in sheet[1]], [c.value for c in sheet[2]]
     cell = dict(zip(header, line))
