@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from fengqiao.facts import Invalid
 from services.intake.personal_data import mask, normalize_phone
 
 # 来访, 来信, 来电, 12345 工单, 网上, 网格上报, 代办, 上级交办
@@ -16,7 +17,7 @@ COLLECTIVE_FROM = 5  # five or more petitioners on one matter: a collective peti
 DEFAULT_REPEAT_WINDOW_DAYS = 90
 
 
-class Rejected(ValueError):
+class Rejected(Invalid):
     """The registration breaks a rule; `errors` maps field -> message."""
 
     def __init__(self, errors):

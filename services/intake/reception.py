@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.intake import reception_store as store
+from fengqiao import facts
+from fengqiao.facts import Refused
 from services.intake.domain import Rejected
 from services.intake.personal_data import mask, normalize_phone
 
@@ -16,11 +18,11 @@ DEFAULT_ROSTER_DAYS = 31   # a roster asked for without an end shows about a mon
 MAX_ROSTER_DAYS = 366      # and never more than a year at once
 
 
-class Conflict(Exception):
+class Conflict(Refused):
     """Well formed, but the roster as it stands refuses it (HTTP 409)."""
 
 
-class NotFound(LookupError):
+class NotFound(facts.NotFound):
     """No such session or appointment (HTTP 404)."""
 
 

@@ -9,7 +9,7 @@ from fengqiao.service import BackboneService
 from fengqiao.web import Problem, invalid, json_response, load_body, load_query, route
 from services.intake import domain, guide, registration, store
 from services.intake.dependencies import PersonalDataVault
-from fengqiao.web import principal
+from fengqiao.web import principal, refusals_as_problems
 from services.intake import ledger
 from services.intake.schemas import LedgerImportQuerySchema, LedgerReportSchema
 from services.intake import reception, reception_store
@@ -169,13 +169,7 @@ class IntakeService(BackboneService):
     def _on_roster(self, work):
         """One unit of work on the roster; its refusals as problems: 400 by field, 404, 409."""
         try:
-            with self.db.transaction() as tx:
+            with refusals_as_problems(), self.db.transaction() as tx:
                 return work(tx, datetime.now(timezone.utc))
-        except domain.Rejected as exc:
-            raise invalid(exc.errors)
-        except reception.NotFound as exc:
-            raise Problem(404, "Not Found", str(exc))
-        except reception.Conflict as exc:
-            raise Problem(409, "Conflict", str(exc))
         except UniqueViolation:  # the same phone booking the same session at this very moment
             raise Problem(409, "Conflict", "this phone already has an appointment at this reception")
