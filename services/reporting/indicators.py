@@ -34,16 +34,15 @@ RATES = {
 }
 
 
-def _counts(cases, mediation):
-    counts = {**cases, **mediation}
-    counts["resolved_in_village_or_township"] = cases["resolved_in_village"] + cases["resolved_in_township"]
-    counts["mediations"] = mediation["agreements"] + mediation["failures"]
-    return counts
+def _derived(counts):
+    return {**counts, "resolved_in_village_or_township": counts["resolved_in_village"] + counts["resolved_in_township"],
+            "mediations": counts["agreements"] + counts["failures"]}
 
 
-def figures(cases, mediation):
-    """{indicator: {value, numerator, denominator}}; a rate of nothing is None, not 0."""
-    counts = _counts(cases, mediation)
+def figures(counts):
+    """{indicator: {value, numerator, denominator}} from the counts (store.COUNTS); a rate of
+    nothing is None, not 0."""
+    counts = _derived(counts)
     found = {"registered": {"value": counts["registered"]}}
     for name, (num, den) in RATES.items():
         found[name] = {"value": round(counts[num] / counts[den], 4) if counts[den] else None,

@@ -30,7 +30,8 @@ def new_row(case_id):
             "accepted_at": None, "decided_at": None, "acceptance_overdue": False, "handling_overdue": False,
             "escalated_to_county": False, "resolved_at": None, "resolution_tier": None, "outcome": None,
             "followed_up_at": None, "rating": None,
-            "closed_at": None, "repeat_count": 0, "mediation_outcome": None, "updated_at": None}
+            "closed_at": None, "repeat_count": 0, "mediation_outcome": None, "mediations": [], "open": False,
+            "updated_at": None}
 
 
 def fold(case_id, events, policies, calendar, county):
@@ -43,6 +44,7 @@ def fold(case_id, events, policies, calendar, county):
         _clock(clocks, policies, event)
     if row["status"] == "guided":
         clocks = {}  # handled at the window: routing never took it, no clock of its runs
+    row["open"] = row["status"] is not None and row["status"] not in ENDED
     for name in COUNTED:
         row[f"{name}_overdue"] = name in clocks and _late(clocks[name], calendar)
     return row, clocks
@@ -93,6 +95,7 @@ def _apply(row, event, county):
         row["risk"] = data["to"]
     elif kind == "mediation.concluded" and data["outcome"] != "transferred":
         row["mediation_outcome"] = data["outcome"]
+        row["mediations"].append({"at": at.isoformat(), "body": data.get("mediating_body"), "outcome": data["outcome"]})
 
 
 def _clock(clocks, policies, event):

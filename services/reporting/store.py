@@ -4,10 +4,34 @@ import json
 
 from psycopg.types.json import Jsonb
 
-from services.reporting.projection import ENDED, new_row
+from services.reporting import tallies
+from services.reporting.projection import new_row
 
 ROW_COLUMNS = [c for c in new_row(None) if c != "case_id"] + ["next_due_at", "deadlines"]
-FILTERS = ("township", "village", "category", "channel", "body")
+FILTERS = tallies.DIMENSIONS
+# What each case counts for in the indicators, as a condition on its row: the one definition the
+# counts of rows, the tallies built from the rows and the tallies kept as rows change all use.
+FLAGS = {
+    "registered": "true",
+    "guided": "status = 'guided'",
+    "due_for_decision": "decided_at IS NOT NULL OR acceptance_overdue",
+    "decided_on_time": "decided_at IS NOT NULL AND NOT acceptance_overdue",
+    "accepted": "accepted_at IS NOT NULL",
+    "resolved": "resolved_at IS NOT NULL",
+    "resolved_on_time": "resolved_at IS NOT NULL AND NOT handling_overdue",
+    "rated": "rating IS NOT NULL",
+    "satisfied": "rating IN ('satisfied', 'basically_satisfied')",
+    "repeated": "repeat_count > 0",
+    "resolved_first_time": "resolved_at IS NOT NULL AND repeat_count = 0",
+    "resolved_in_village": "resolution_tier = 'village'",
+    "resolved_in_township": "resolution_tier = 'township'",
+    "sent_to_county": "escalated_to_county",
+}
+COUNTS = [*FLAGS, *tallies.MEDIATION_COUNTS]
+# A row as the tallies see it: its dimensions, days and what it counts for.
+TALLIED = ", ".join([*tallies.DIMENSIONS, "registered_at", "mediations",
+                     "jsonb_build_object(" + ", ".join(f"'{n}', coalesce(({e}), false)::int" for n, e in FLAGS.items())
+                     + ") AS counts"])
 
 
 def record_event(tx, event, case_id):
@@ -21,10 +45,11 @@ def record_event(tx, event, case_id):
 
 
 def lock_case(tx, case_id, number):
-    """The case's row, made if new and locked: the events of one case are folded one at a time."""
+    """The case's row as the tallies see it, made if new and locked: the events of one case are
+    folded one at a time."""
     tx.execute("INSERT INTO cases (case_id, number) VALUES (%s, %s) ON CONFLICT (case_id) DO NOTHING",
                (case_id, number))
-    tx.execute("SELECT case_id FROM cases WHERE case_id = %s FOR UPDATE", (case_id,))
+    return tx.execute(f"SELECT {TALLIED} FROM cases WHERE case_id = %s FOR UPDATE", (case_id,)).fetchone()
 
 
 def events_of(tx, case_id):
@@ -33,9 +58,10 @@ def events_of(tx, case_id):
 
 
 def save_row(tx, row):
-    values = {**row, "deadlines": Jsonb(row["deadlines"])}
-    tx.execute(f"UPDATE cases SET {', '.join(f'{c} = %({c})s' for c in ROW_COLUMNS)} WHERE case_id = %(case_id)s",
-               values)
+    """Write the folded row; returns it as the tallies see it."""
+    values = {**row, "deadlines": Jsonb(row["deadlines"]), "mediations": Jsonb(row["mediations"])}
+    return tx.execute(f"UPDATE cases SET {', '.join(f'{c} = %({c})s' for c in ROW_COLUMNS)}"
+                      f" WHERE case_id = %(case_id)s RETURNING {TALLIED}", values).fetchone()
 
 
 def cases_in_events(tx):
@@ -68,37 +94,100 @@ def _where(filters, period=None, column="registered_at", alias=""):
     return " AND ".join(clauses), params
 
 
-def case_counts(tx, filters, period):
-    where, params = _where(filters, period)
+def indicator_counts(tx, filters, days, bounds):
+    """Every count of the indicators for cases registered in [first, last) county days (mediation
+    conclusions in them): from the tallies when they hold these filters, else from the rows."""
+    key = tallies.key_for(filters)
+    if key is not None and tallies_built(tx):
+        return _tallied(tx, key, days)
+    return {**_case_counts(tx, filters, bounds), **_mediation_counts(tx, filters, bounds)}
+
+
+def _tallied(tx, key, days):
+    names = ", ".join(COUNTS)
+    match = "(township, village, category, channel, body) = (%s, %s, %s, %s, %s) AND day >= %s AND day < %s"
     return tx.execute(f"""
-        SELECT count(*) AS registered,
-               count(*) FILTER (WHERE status = 'guided') AS guided,
-               count(*) FILTER (WHERE decided_at IS NOT NULL OR acceptance_overdue) AS due_for_decision,
-               count(*) FILTER (WHERE decided_at IS NOT NULL AND NOT acceptance_overdue) AS decided_on_time,
-               count(*) FILTER (WHERE accepted_at IS NOT NULL) AS accepted,
-               count(*) FILTER (WHERE resolved_at IS NOT NULL) AS resolved,
-               count(*) FILTER (WHERE resolved_at IS NOT NULL AND NOT handling_overdue) AS resolved_on_time,
-               count(*) FILTER (WHERE rating IS NOT NULL) AS rated,
-               count(*) FILTER (WHERE rating IN ('satisfied', 'basically_satisfied')) AS satisfied,
-               count(*) FILTER (WHERE repeat_count > 0) AS repeated,
-               count(*) FILTER (WHERE resolved_at IS NOT NULL AND repeat_count = 0) AS resolved_first_time,
-               count(*) FILTER (WHERE resolution_tier = 'village') AS resolved_in_village,
-               count(*) FILTER (WHERE resolution_tier = 'township') AS resolved_in_township,
-               count(*) FILTER (WHERE escalated_to_county) AS sent_to_county
-        FROM cases WHERE registered_at IS NOT NULL AND {where}""", params).fetchone()
+        SELECT {", ".join(f"coalesce(sum({n}), 0)::bigint AS {n}" for n in COUNTS)}
+        FROM (SELECT {names} FROM tallies WHERE {match} UNION ALL SELECT {names} FROM tally_deltas WHERE {match}) t""",
+        [*key, *days, *key, *days]).fetchone()
 
 
-def mediation_counts(tx, filters, period):
+def _case_counts(tx, filters, period):
+    where, params = _where(filters, period)
+    counted = ", ".join(f"count(*) FILTER (WHERE {e}) AS {n}" for n, e in FLAGS.items())
+    return tx.execute(f"SELECT {counted} FROM cases WHERE registered_at IS NOT NULL AND {where}", params).fetchone()
+
+
+def _mediation_counts(tx, filters, period):
     """Mediation files concluded in the period, on cases the filters select; `body` is the body
     that mediated, not the one that has the case now."""
     where, params = _where({k: v for k, v in filters.items() if k != "body"}, alias="c.")
+    counted = ", ".join(f"count(*) FILTER (WHERE m->>'outcome' = '{o}') AS {n}"
+                        for n, o in tallies.MEDIATION_COUNTS.items())
     return tx.execute(f"""
-        SELECT count(*) FILTER (WHERE e.data->>'outcome' = 'agreement') AS agreements,
-               count(*) FILTER (WHERE e.data->>'outcome' = 'no_agreement') AS failures
-        FROM events e JOIN cases c ON c.case_id = e.case_id
-        WHERE e.type = 'mediation.concluded' AND e.time >= %s AND e.time < %s
-          AND (%s::text IS NULL OR e.data->>'mediating_body' = %s) AND {where}""",
+        SELECT {counted} FROM cases c CROSS JOIN LATERAL jsonb_array_elements(c.mediations) m
+        WHERE (m->>'at')::timestamptz >= %s AND (m->>'at')::timestamptz < %s
+          AND (%s::text IS NULL OR m->>'body' = %s) AND {where}""",
         [*period, filters.get("body"), filters.get("body"), *params]).fetchone()
+
+
+# --- tallies ----------------------------------------------------------------------------------
+
+COMPACT_BATCH = 50_000
+
+
+def add_to_tallies(tx, changes):
+    """Append what a row's change adds ({key: {count: n}}): no lock shared with other cases."""
+    if changes:
+        columns = ["day", *tallies.DIMENSIONS, *COUNTS]
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        tx.execute(f"INSERT INTO tally_deltas ({', '.join(columns)}) VALUES {', '.join([one] * len(changes))}",
+                   [v for key, counts in sorted(changes.items()) for v in (*key, *(counts.get(n, 0) for n in COUNTS))])
+
+
+def compact_tallies(tx, limit=COMPACT_BATCH):
+    """Move up to `limit` deltas into the tallies; how many (none when another replica is at it)."""
+    if not tx.execute("SELECT pg_try_advisory_xact_lock(hashtext('reporting.tallies')) AS mine").fetchone()["mine"]:
+        return 0
+    keys = ", ".join(["day", *tallies.DIMENSIONS])
+    return tx.execute(f"""
+        WITH moved AS (DELETE FROM tally_deltas WHERE seq IN (SELECT seq FROM tally_deltas ORDER BY seq LIMIT %s)
+                       RETURNING *),
+             added AS (INSERT INTO tallies ({keys}, {", ".join(COUNTS)})
+                       SELECT {keys}, {", ".join(f"sum({n})" for n in COUNTS)} FROM moved GROUP BY {keys}
+                       ON CONFLICT (township, village, category, channel, body, day) DO UPDATE
+                       SET {", ".join(f"{n} = tallies.{n} + excluded.{n}" for n in COUNTS)})
+        SELECT count(*) AS n FROM moved""", (limit,)).fetchone()["n"]
+
+
+def tallies_built(tx):
+    return tx.execute("SELECT built_at FROM tally_state").fetchone()["built_at"] is not None
+
+
+def build_tallies(tx, timezone, now):
+    """The tallies from the case rows, afresh. Folds that run meanwhile wait on the tables' lock
+    and then append their changes, which were made against the rows counted here; readers go on
+    reading the tallies as they were (DELETE, not TRUNCATE, which is not MVCC-safe)."""
+    tx.execute("LOCK TABLE tallies, tally_deltas IN EXCLUSIVE MODE")
+    tx.execute("DELETE FROM tallies")
+    tx.execute("DELETE FROM tally_deltas")
+    dims = ", ".join(f"CASE WHEN GROUPING({d}) = 1 THEN '*' ELSE coalesce({d}, '') END" for d in tallies.DIMENSIONS)
+    sets = ", ".join("(" + ", ".join(["day", *g]) + ")" for g in tallies.GROUPINGS)
+    no_flags = ", ".join(f"0 AS {n}" for n in FLAGS)
+    tx.execute(f"""
+        INSERT INTO tallies (day, {", ".join(tallies.DIMENSIONS)}, {", ".join(COUNTS)})
+        SELECT day, {dims}, {", ".join(f"sum({n})" for n in COUNTS)}
+        FROM (SELECT (registered_at AT TIME ZONE %(tz)s)::date AS day, {", ".join(tallies.DIMENSIONS[:-1])}, body,
+                     {", ".join(f"coalesce(({e}), false)::int AS {n}" for n, e in FLAGS.items())},
+                     0 AS agreements, 0 AS failures
+              FROM cases WHERE registered_at IS NOT NULL
+              UNION ALL
+              SELECT ((m->>'at')::timestamptz AT TIME ZONE %(tz)s)::date, {", ".join(tallies.DIMENSIONS[:-1])},
+                     m->>'body', {no_flags},
+                     (m->>'outcome' = 'agreement')::int, (m->>'outcome' = 'no_agreement')::int
+              FROM cases CROSS JOIN LATERAL jsonb_array_elements(mediations) m) counted
+        GROUP BY GROUPING SETS ({sets})""", {"tz": timezone})
+    tx.execute("UPDATE tally_state SET built_at = %s", (now,))
 
 
 def backlog(tx, filters, now):
@@ -109,8 +198,8 @@ def backlog(tx, filters, now):
                     WHEN age <= 180 THEN '91-180' WHEN age <= 365 THEN '181-365' ELSE '365+' END AS bucket,
                count(*) AS n, max(age) AS oldest_days
         FROM (SELECT extract(day FROM %s - registered_at)::int AS age FROM cases
-              WHERE registered_at IS NOT NULL AND status <> ALL(%s) AND {where}) open
-        GROUP BY 1""", [now, list(ENDED), *params]).fetchall()
+              WHERE open AND registered_at IS NOT NULL AND {where}) open
+        GROUP BY 1""", [now, *params]).fetchall()
 
 
 def overdue(tx, filters, now, limit=500):
@@ -156,16 +245,16 @@ def open_alarms(tx, now, township=None):
     return tx.execute("""
         SELECT (SELECT count(*) FROM cases WHERE next_due_at < %s AND (%s::text IS NULL OR township = %s))
                    AS overdue_cases,
-               (SELECT count(*) FROM cases WHERE risk = 'red' AND status <> ALL(%s)
+               (SELECT count(*) FROM cases WHERE open AND risk = 'red'
                 AND (%s::text IS NULL OR township = %s)) AS open_red_cases""",
-        (now, township, township, list(ENDED), township, township)).fetchone()
+        (now, township, township, township, township)).fetchone()
 
 
 # --- gauges -----------------------------------------------------------------------------------
 
 def open_by_township_and_risk(tx):
-    return tx.execute("SELECT township, risk, count(*) AS n FROM cases WHERE status <> ALL(%s)"
-                      " AND township IS NOT NULL GROUP BY 1, 2", (list(ENDED),)).fetchall()
+    return tx.execute("SELECT township, risk, count(*) AS n FROM cases WHERE open"
+                      " AND township IS NOT NULL GROUP BY 1, 2").fetchall()
 
 
 def overdue_by_township(tx, now):
@@ -174,5 +263,4 @@ def overdue_by_township(tx, now):
 
 
 def oldest_open_registration(tx):
-    return tx.execute("SELECT min(registered_at) AS at FROM cases WHERE status <> ALL(%s)",
-                      (list(ENDED),)).fetchone()["at"]
+    return tx.execute("SELECT min(registered_at) AS at FROM cases WHERE open").fetchone()["at"]

@@ -3,16 +3,16 @@ are worked out below: every indicator, 环比 and 同比, the same event twice c
 giving the same numbers, backlog and overdue lists, a rising category, the ledger read back."""
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import requests
 from openpyxl import load_workbook
 
-from fengqiao import auth, config, deadlines
+from fengqiao import auth, config, db, deadlines
 from fengqiao.county import load as load_county
 from fengqiao.events import new_event
-from services.reporting import rebuild
+from services.reporting import rebuild, store
 from services.reporting.service import ReportingService
 from tests.integration.conftest import eventually, pool_of, publish, web_port
 
@@ -191,3 +191,50 @@ def test_business_gauges_have_bounded_labels(run_service, fresh_database, isolat
     found = eventually(lambda: (g := gauges()) and 'fengqiao_overdue_cases{township="QS"} 3.0' in g and g, timeout=20)
     assert not any("QS-20" in line for line in found)  # townships and colours only, never a case
     assert 'fengqiao_open_cases{risk="blue",township="QS"} 3.0' in found
+
+
+def test_the_tallies_always_equal_the_case_rows(run_service, fresh_database, isolated, amqp_uri):
+    """Built before the events came (deltas only), compacted, and rebuilt: for every grouping of
+    filters and periods, what the tallies say is what counting the case rows says."""
+    url = fresh_database(REPORTING_DIR)
+    settings = config.settings("reporting")
+    rules = deadlines.load(settings.deadlines_file)
+    with pool_of(url) as pool, db.transaction(pool) as tx:
+        store.build_tallies(tx, rules.calendar.timezone, datetime.now(timezone.utc))  # of no cases yet
+    run_service(isolated(ReportingService), url, TALLY_SECONDS=3600)  # no compaction meanwhile
+    events = [e for case in history() for e in case.envelopes()]
+    publish_all(amqp_uri, events[::-1])
+    filters = [{}, {"township": "QS"}, {"township": "BY"}, {"category": "land_dispute"}, {"channel": "visit"},
+               {"body": "QS01-MEDIATION"}, {"body": "QS-JUDICIAL"}, {"township": "QS", "category": "heating"},
+               {"channel": "visit", "body": "SH-POLITICAL-LEGAL"}, {"village": "QS01"}]
+    periods = [(date(2026, 3, 1), date(2026, 4, 1)), (date(2025, 1, 1), date(2027, 1, 1)),
+               (date(2026, 3, 2), date(2026, 3, 3)), (date(2026, 3, 9), date(2026, 3, 10))]
+
+    def both(pool):
+        with db.transaction(pool) as tx:
+            return [(store.indicator_counts(tx, f, p, bounds(rules, p)),
+                     {**store._case_counts(tx, f, bounds(rules, p)), **store._mediation_counts(tx, f, bounds(rules, p))})
+                    for f in filters for p in periods]
+
+    with pool_of(url) as pool:
+        eventually(lambda: _recorded(pool) == len(events), timeout=20)
+        pairs = both(pool)
+        assert all(tallied == counted for tallied, counted in pairs), pairs
+        assert pairs[0][0]["registered"] == 7 and pairs[0][0]["resolved"] == 2  # all of March, the county
+        with db.transaction(pool) as tx:
+            assert tx.execute("SELECT count(*) AS n FROM tallies").fetchone()["n"] == 0  # deltas only so far
+            assert store.compact_tallies(tx) > 0
+        assert all(tallied == counted for tallied, counted in both(pool))
+        with db.transaction(pool) as tx:
+            assert tx.execute("SELECT count(*) AS n FROM tally_deltas").fetchone()["n"] == 0
+            store.build_tallies(tx, rules.calendar.timezone, datetime.now(timezone.utc))
+        assert both(pool) == pairs
+
+
+def _recorded(pool):
+    with db.transaction(pool) as tx:
+        return tx.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+
+
+def bounds(rules, period):
+    return tuple(rules.calendar.start_of_day(d) for d in period)

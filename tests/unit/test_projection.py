@@ -136,12 +136,12 @@ def test_indicator_figures_and_their_changes():
     cases = {"registered": 10, "guided": 1, "due_for_decision": 8, "decided_on_time": 6, "accepted": 6, "resolved": 4,
              "resolved_on_time": 3, "rated": 4, "satisfied": 3, "repeated": 2, "resolved_first_time": 3,
              "resolved_in_village": 2, "resolved_in_township": 1, "sent_to_county": 1}
-    now = indicators.figures(cases, {"agreements": 3, "failures": 1})
+    now = indicators.figures({**cases, "agreements": 3, "failures": 1})
     assert now["acceptance_on_time_rate"] == {"value": 0.75, "numerator": 6, "denominator": 8}
     assert now["resolved_in_township_share"]["value"] == 0.75 and now["mediation_success_rate"]["value"] == 0.75
-    empty = indicators.figures({k: 0 for k in cases}, {"agreements": 0, "failures": 0})
+    empty = indicators.figures({k: 0 for k in [*cases, "agreements", "failures"]})
     assert empty["resolution_rate"]["value"] is None  # nothing accepted: no rate, not 0%
-    before = indicators.figures({**cases, "registered": 8, "resolved": 3}, {"agreements": 1, "failures": 1})
+    before = indicators.figures({**cases, "registered": 8, "resolved": 3, "agreements": 1, "failures": 1})
     out = indicators.compared(now, before, empty)
     assert out["registered"]["change_vs_previous_period"] == 0.25  # 8 → 10 cases: +25%
     assert out["mediation_success_rate"]["change_vs_previous_period"] == 0.25  # 50% → 75%: +25 points

@@ -1,0 +1,46 @@
+-- The indicators at province scale (tallies.py): each case row's counts, added up per county day
+-- and per grouping of the dimensions the indicators filter on, so that a year of a county is a
+-- few hundred rows, not a million cases. '*' stands for every value of a dimension, '' for none
+-- yet (a case with no body). The fold appends what changed to tally_deltas (no row lock shared
+-- between cases); a timer moves the deltas into tallies. Readers add both up.
+ALTER TABLE cases
+    ADD COLUMN open       boolean NOT NULL DEFAULT false,
+    ADD COLUMN mediations jsonb   NOT NULL DEFAULT '[]';
+UPDATE cases SET open = coalesce(status NOT IN ('resolved', 'followed_up', 'under_review', 'closed', 'not_accepted',
+                                                'guided'), false);
+-- The backlog and the open-case gauges read open cases only.
+CREATE INDEX cases_open_by_place ON cases (township, village, registered_at) WHERE open;
+CREATE INDEX cases_open_by_risk ON cases (township, risk) WHERE open;
+CREATE INDEX cases_open_by_age ON cases (registered_at) WHERE open;
+DROP INDEX cases_by_status;
+
+CREATE TABLE tallies (
+    day                   date   NOT NULL,
+    township              text   NOT NULL,
+    village               text   NOT NULL,
+    category              text   NOT NULL,
+    channel               text   NOT NULL,
+    body                  text   NOT NULL,
+    registered            bigint NOT NULL DEFAULT 0,
+    guided                bigint NOT NULL DEFAULT 0,
+    due_for_decision      bigint NOT NULL DEFAULT 0,
+    decided_on_time       bigint NOT NULL DEFAULT 0,
+    accepted              bigint NOT NULL DEFAULT 0,
+    resolved              bigint NOT NULL DEFAULT 0,
+    resolved_on_time      bigint NOT NULL DEFAULT 0,
+    rated                 bigint NOT NULL DEFAULT 0,
+    satisfied             bigint NOT NULL DEFAULT 0,
+    repeated              bigint NOT NULL DEFAULT 0,
+    resolved_first_time   bigint NOT NULL DEFAULT 0,
+    resolved_in_village   bigint NOT NULL DEFAULT 0,
+    resolved_in_township  bigint NOT NULL DEFAULT 0,
+    sent_to_county        bigint NOT NULL DEFAULT 0,
+    agreements            bigint NOT NULL DEFAULT 0,
+    failures              bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (township, village, category, channel, body, day)
+);
+CREATE TABLE tally_deltas (LIKE tallies INCLUDING DEFAULTS, seq bigserial PRIMARY KEY);
+CREATE INDEX tally_deltas_by_key ON tally_deltas (township, village, category, channel, body, day);
+-- When the tallies were last built from the case rows; until then the indicators count the rows.
+CREATE TABLE tally_state (built_at timestamptz);
+INSERT INTO tally_state VALUES (NULL);
