@@ -140,7 +140,7 @@ class ReportingService(BackboneService):
         end = calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, 1)))
         tz, township = calendar.timezone, query["township"]
         with self.db.transaction() as tx:
-            counts = store.monthly_by_place_and_category(tx, start, end, tz, township)
+            counts = store.monthly_by_place_and_category(tx, start.date(), end.date(), tz, township)
             repeats = store.monthly_events_by_place(tx, "case.repeat_linked", start, end, tz, township)
             clusters = store.monthly_events_by_place(tx, "case.clustered", start, end, tz, township)
             alarms = store.open_alarms(tx, _now(), township)

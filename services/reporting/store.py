@@ -172,12 +172,14 @@ def build_tallies(tx, timezone, now):
     tx.execute("DELETE FROM tallies")
     tx.execute("DELETE FROM tally_deltas")
     dims = ", ".join(f"CASE WHEN GROUPING({d}) = 1 THEN '*' ELSE coalesce({d}, '') END" for d in tallies.DIMENSIONS)
-    sets = ", ".join("(" + ", ".join(["day", *g]) + ")" for g in tallies.GROUPINGS)
+    sets = ", ".join("(" + ", ".join(["day", *g]) + ")" for g in tallies.DAILY)
+    sets += ", (" + ", ".join(["month", *tallies.MONTHLY]) + ")"
     no_flags = ", ".join(f"0 AS {n}" for n in FLAGS)
     tx.execute(f"""
         INSERT INTO tallies (day, {", ".join(tallies.DIMENSIONS)}, {", ".join(COUNTS)})
-        SELECT day, {dims}, {", ".join(f"sum({n})" for n in COUNTS)}
-        FROM (SELECT (registered_at AT TIME ZONE %(tz)s)::date AS day, {", ".join(tallies.DIMENSIONS[:-1])}, body,
+        SELECT coalesce(day, month), {dims}, {", ".join(f"sum({n})" for n in COUNTS)}
+        FROM (SELECT *, date_trunc('month', day)::date AS month FROM (
+              SELECT (registered_at AT TIME ZONE %(tz)s)::date AS day, {", ".join(tallies.DIMENSIONS[:-1])}, body,
                      {", ".join(f"coalesce(({e}), false)::int AS {n}" for n, e in FLAGS.items())},
                      0 AS agreements, 0 AS failures
               FROM cases WHERE registered_at IS NOT NULL
@@ -185,7 +187,7 @@ def build_tallies(tx, timezone, now):
               SELECT ((m->>'at')::timestamptz AT TIME ZONE %(tz)s)::date, {", ".join(tallies.DIMENSIONS[:-1])},
                      m->>'body', {no_flags},
                      (m->>'outcome' = 'agreement')::int, (m->>'outcome' = 'no_agreement')::int
-              FROM cases CROSS JOIN LATERAL jsonb_array_elements(mediations) m) counted
+              FROM cases CROSS JOIN LATERAL jsonb_array_elements(mediations) m) counted) by_month
         GROUP BY GROUPING SETS ({sets})""", {"tz": timezone})
     tx.execute("UPDATE tally_state SET built_at = %s", (now,))
 
@@ -221,13 +223,26 @@ def ledger(tx, filters, period, limit=100_000):
 
 # --- hotspots ---------------------------------------------------------------------------------
 
-def monthly_by_place_and_category(tx, start, end, tz, township=None):
-    """(place, category, month) counts of cases registered in [start, end), months in county time."""
-    return tx.execute("""
-        SELECT coalesce(village, township) AS place, category,
-               to_char(registered_at AT TIME ZONE %s, 'YYYY-MM') AS month, count(*) AS n
-        FROM cases WHERE registered_at >= %s AND registered_at < %s AND (%s::text IS NULL OR township = %s)
-        GROUP BY 1, 2, 3""", (tz, start, end, township, township)).fetchall()
+def monthly_by_place_and_category(tx, first_month, end_month, tz, township=None):
+    """(place, category, month) counts of cases registered in the county months [first, end)
+    (their first days): the tallies' monthly grouping when built, else the rows."""
+    if not tallies_built(tx):
+        return tx.execute("""
+            SELECT coalesce(village, township) AS place, category,
+                   to_char(registered_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS month, count(*) AS n
+            FROM cases WHERE registered_at >= %(first)s::timestamp AT TIME ZONE %(tz)s
+              AND registered_at < %(end)s::timestamp AT TIME ZONE %(tz)s
+              AND (%(township)s::text IS NULL OR township = %(township)s)
+            GROUP BY 1, 2, 3""", {"first": first_month, "end": end_month, "tz": tz, "township": township}).fetchall()
+    monthly = "village <> '*' AND township <> '*' AND category <> '*' AND channel = '*' AND body = '*'" \
+              " AND day >= %s AND day < %s AND (%s::text IS NULL OR township = %s)"
+    return tx.execute(f"""
+        SELECT CASE WHEN village = '' THEN township ELSE village END AS place, category,
+               to_char(day, 'YYYY-MM') AS month, sum(registered)::int AS n
+        FROM (SELECT township, village, category, day, registered FROM tallies WHERE {monthly}
+              UNION ALL SELECT township, village, category, day, registered FROM tally_deltas WHERE {monthly}) t
+        GROUP BY 1, 2, 3 HAVING sum(registered) <> 0""",
+        [first_month, end_month, township, township] * 2).fetchall()
 
 
 def monthly_events_by_place(tx, event_type, start, end, tz, township=None):

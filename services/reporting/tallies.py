@@ -1,5 +1,5 @@
 """Tallies (统计汇总): what each case adds to the indicators' counts, per county day and per
-grouping of the dimensions they filter on. A case row counts on the day it was registered, each
+grouping of the dimensions they filter on (and per month and place for the hotspots). A case row counts on the day it was registered, each
 mediation conclusion on the day it concluded (its `body` the body that mediated). When a case's
 row changes, the tallies change by what it adds now minus what it added before, so they always
 equal the sum over the rows without reading them. Pure: rows in, keys and counts out."""
@@ -8,7 +8,12 @@ from itertools import combinations
 
 DIMENSIONS = ("township", "village", "category", "channel", "body")
 PAIRED = ("township", "category", "channel", "body")  # a village is already small: its filters read the rows
-GROUPINGS = [(), *[(d,) for d in DIMENSIONS], *combinations(PAIRED, 2)]
+DAILY = [(), *[(d,) for d in DIMENSIONS], *combinations(PAIRED, 2)]
+# Counted by month (the key's day is the month's first): each place's categories, for the
+# hotspots. Its keys name a township, a village and a category at once, which no daily grouping
+# does, so the indicators (key_for) never read them.
+MONTHLY = ("township", "village", "category")
+GROUPINGS = [*DAILY, MONTHLY]
 ANY, NONE = "*", ""  # every value of a dimension; no value (a case not yet assigned a body)
 MEDIATION_COUNTS = {"agreements": "agreement", "failures": "no_agreement"}
 
@@ -17,7 +22,7 @@ def key_for(filters):
     """The tally key (township, village, category, channel, body) that answers these filters, or
     None when no grouping holds them together (then the case rows are counted)."""
     chosen = tuple(d for d in DIMENSIONS if filters.get(d))
-    if chosen not in GROUPINGS:
+    if chosen not in DAILY:
         return None
     return tuple(filters[d] if d in chosen else ANY for d in DIMENSIONS)
 
@@ -54,7 +59,7 @@ def _add(found, day, row, counts):
     if not counts:
         return
     for grouping in GROUPINGS:
-        key = (day, *((NONE if row[d] is None else row[d]) if d in grouping else ANY for d in DIMENSIONS))
+        key = (day.replace(day=1) if grouping == MONTHLY else day, *((NONE if row[d] is None else row[d]) if d in grouping else ANY for d in DIMENSIONS))
         slot = found.setdefault(key, {})
         for name, n in counts.items():
             slot[name] = slot.get(name, 0) + n

@@ -225,10 +225,21 @@ def test_the_tallies_always_equal_the_case_rows(run_service, fresh_database, iso
             assert tx.execute("SELECT count(*) AS n FROM tallies").fetchone()["n"] == 0  # deltas only so far
             assert store.compact_tallies(tx) > 0
         assert all(tallied == counted for tallied, counted in both(pool))
+        assert monthly(pool, built=True) == monthly(pool, built=False) != []  # the hotspots' counts too
         with db.transaction(pool) as tx:
             assert tx.execute("SELECT count(*) AS n FROM tally_deltas").fetchone()["n"] == 0
             store.build_tallies(tx, rules.calendar.timezone, datetime.now(timezone.utc))
         assert both(pool) == pairs
+
+
+def monthly(pool, built):
+    """Each place's categories by month, from the tallies or (as if never built) the rows."""
+    with pool.connection() as conn:
+        with conn.transaction(force_rollback=True):
+            if not built:
+                conn.execute("UPDATE tally_state SET built_at = NULL")
+            rows = store.monthly_by_place_and_category(conn, date(2025, 1, 1), date(2026, 5, 1), "Asia/Shanghai")
+            return sorted((r["place"], r["category"], r["month"], r["n"]) for r in rows)
 
 
 def _recorded(pool):

@@ -20,8 +20,10 @@ def row(**changes):
 
 def test_a_case_counts_once_in_every_grouping_on_its_county_day():
     found = tallies.contributions(row(), local)
-    assert len(found) == len(tallies.GROUPINGS) == 12
-    assert all(key[0] == date(2026, 3, 2) and counts == {"registered": 1} for key, counts in found.items())
+    assert len(found) == len(tallies.GROUPINGS) == 13
+    assert all(counts == {"registered": 1} for counts in found.values())
+    assert {key[0] for key in found} == {date(2026, 3, 2), date(2026, 3, 1)}  # the day, and the month …
+    assert (date(2026, 3, 1), "QS", "QS01", "land_dispute", "*", "*") in found  # … of a place's category
     assert (date(2026, 3, 2), "*", "*", "*", "*", "*") in found  # the whole county
     assert (date(2026, 3, 2), "QS", "*", "land_dispute", "*", "*") in found  # a township's category
     assert (date(2026, 3, 2), "*", "*", "*", "*", "") in found  # no body yet: '' — not every body ('*')

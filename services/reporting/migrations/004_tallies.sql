@@ -12,6 +12,9 @@ UPDATE cases SET open = coalesce(status NOT IN ('resolved', 'followed_up', 'unde
 CREATE INDEX cases_open_by_place ON cases (township, village, registered_at) WHERE open;
 CREATE INDEX cases_open_by_risk ON cases (township, risk) WHERE open;
 CREATE INDEX cases_open_by_age ON cases (registered_at) WHERE open;
+-- The filters the tallies do not hold (a village with another, three at once) read the rows.
+CREATE INDEX cases_by_village ON cases (village, registered_at);
+CREATE INDEX cases_by_body ON cases (body, registered_at);
 DROP INDEX cases_by_status;
 
 CREATE TABLE tallies (
@@ -21,25 +24,28 @@ CREATE TABLE tallies (
     category              text   NOT NULL,
     channel               text   NOT NULL,
     body                  text   NOT NULL,
-    registered            bigint NOT NULL DEFAULT 0,
-    guided                bigint NOT NULL DEFAULT 0,
-    due_for_decision      bigint NOT NULL DEFAULT 0,
-    decided_on_time       bigint NOT NULL DEFAULT 0,
-    accepted              bigint NOT NULL DEFAULT 0,
-    resolved              bigint NOT NULL DEFAULT 0,
-    resolved_on_time      bigint NOT NULL DEFAULT 0,
-    rated                 bigint NOT NULL DEFAULT 0,
-    satisfied             bigint NOT NULL DEFAULT 0,
-    repeated              bigint NOT NULL DEFAULT 0,
-    resolved_first_time   bigint NOT NULL DEFAULT 0,
-    resolved_in_village   bigint NOT NULL DEFAULT 0,
-    resolved_in_township  bigint NOT NULL DEFAULT 0,
-    sent_to_county        bigint NOT NULL DEFAULT 0,
-    agreements            bigint NOT NULL DEFAULT 0,
-    failures              bigint NOT NULL DEFAULT 0,
+    registered            integer NOT NULL DEFAULT 0,
+    guided                integer NOT NULL DEFAULT 0,
+    due_for_decision      integer NOT NULL DEFAULT 0,
+    decided_on_time       integer NOT NULL DEFAULT 0,
+    accepted              integer NOT NULL DEFAULT 0,
+    resolved              integer NOT NULL DEFAULT 0,
+    resolved_on_time      integer NOT NULL DEFAULT 0,
+    rated                 integer NOT NULL DEFAULT 0,
+    satisfied             integer NOT NULL DEFAULT 0,
+    repeated              integer NOT NULL DEFAULT 0,
+    resolved_first_time   integer NOT NULL DEFAULT 0,
+    resolved_in_village   integer NOT NULL DEFAULT 0,
+    resolved_in_township  integer NOT NULL DEFAULT 0,
+    sent_to_county        integer NOT NULL DEFAULT 0,
+    agreements            integer NOT NULL DEFAULT 0,
+    failures              integer NOT NULL DEFAULT 0,
     PRIMARY KEY (township, village, category, channel, body, day)
 );
 CREATE TABLE tally_deltas (LIKE tallies INCLUDING DEFAULTS, seq bigserial PRIMARY KEY);
+-- The hotspots read a county's (or a township's) monthly places and categories.
+CREATE INDEX tallies_by_month_and_place ON tallies (day, township)
+    WHERE township <> '*' AND village <> '*' AND category <> '*' AND channel = '*' AND body = '*';
 CREATE INDEX tally_deltas_by_key ON tally_deltas (township, village, category, channel, body, day);
 -- When the tallies were last built from the case rows; until then the indicators count the rows.
 CREATE TABLE tally_state (built_at timestamptz);
