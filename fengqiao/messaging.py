@@ -74,6 +74,12 @@ def connect(amqp_uri, **kwargs):
     return Connection(amqp_uri, transport_options={"confirm_publish": True}, **kwargs)
 
 
+def waiting(amqp_uri, queue):
+    """How many messages are ready in a queue (a passive declare: it never makes one)."""
+    with connect(amqp_uri) as conn:
+        return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+
 class ParkingQueueConsumer(QueueConsumer):
     """nameko's queue consumer lets kombu decode bodies, and kombu acks (drops) what it cannot
     decode. Here each handler decodes for itself and parks an undecodable message instead."""

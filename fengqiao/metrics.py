@@ -33,6 +33,10 @@ OLDEST_OPEN_CASE = Gauge("fengqiao_oldest_open_case_seconds", "Age of the oldest
 EVENTS_PROJECTED = Counter("fengqiao_events_projected_total", "Events reporting took in, by family (case, "
                            "deadline, mediation, notification, …)", ["family"])
 PROJECTION_LAG = Gauge("fengqiao_projection_lag_seconds", "How long the last event reporting took in had travelled")
+# The lag only moves when an event comes in; these tell a reporting that takes none in at all.
+PROJECTION_WAITING = Gauge("fengqiao_projection_waiting_events", "Events waiting in reporting's queue")
+PROJECTION_LAST = Gauge("fengqiao_projection_last_event_timestamp_seconds",
+                        "When reporting last took in an event (Unix time)")
 CONFIG_RELOADS = Counter(
     "fengqiao_config_reloads_total",
     "Configuration files loaded again without a restart, by file (county, rules, …) and outcome (ok, refused)",

@@ -4,9 +4,10 @@ Entrypoints only: the fold is in projection.py, the figures in indicators.py and
 the SQL in store.py."""
 from datetime import date, datetime, timedelta, timezone
 
+from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
-from fengqiao import metrics
+from fengqiao import messaging, metrics
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
@@ -31,6 +32,7 @@ class ReportingService(BackboneService):
     name = "reporting"
     county = CountyConfig()
     deadlines = DeadlinesConfig()
+    config = Config()
 
     @event_handler(*[(source, "#") for source in SERVICES])
     def project(self, event):
@@ -50,7 +52,7 @@ class ReportingService(BackboneService):
         now = _now()
         with self.db.transaction() as tx:
             open_cases, late = store.open_by_township_and_risk(tx), store.overdue_by_township(tx, now)
-            oldest = store.oldest_open_registration(tx)
+            oldest, last = store.oldest_open_registration(tx), store.last_event_received(tx)
         townships = [n.code for n in self.county.nodes.values() if n.level == "township"]
         counts = {(r["township"], r["risk"]): r["n"] for r in open_cases}
         for township in townships:  # every series set, none cleared: a scrape never sees half of them
@@ -58,6 +60,9 @@ class ReportingService(BackboneService):
                 metrics.OPEN_CASES.labels(township, risk).set(counts.get((township, risk), 0))
             metrics.OVERDUE_CASES.labels(township).set(next((r["n"] for r in late if r["township"] == township), 0))
         metrics.OLDEST_OPEN_CASE.set((now - oldest).total_seconds() if oldest else 0)
+        metrics.PROJECTION_WAITING.set(messaging.waiting(self.config["AMQP_URI"], f"{self.name}.project"))
+        if last:  # any replica's: the events table says when one was last taken in
+            metrics.PROJECTION_LAST.set(last.timestamp())
 
     @every("TALLY_SECONDS", default=2)
     def keep_tallies(self):

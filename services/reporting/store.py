@@ -277,5 +277,10 @@ def overdue_by_township(tx, now):
                       " AND township IS NOT NULL GROUP BY 1", (now,)).fetchall()
 
 
+def last_event_received(tx):
+    found = tx.execute("SELECT received_at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return found and found["received_at"]
+
+
 def oldest_open_registration(tx):
     return tx.execute("SELECT min(registered_at) AS at FROM cases WHERE open").fetchone()["at"]

@@ -191,6 +191,11 @@ def test_business_gauges_have_bounded_labels(run_service, fresh_database, isolat
     found = eventually(lambda: (g := gauges()) and 'fengqiao_overdue_cases{township="QS"} 3.0' in g and g, timeout=20)
     assert not any("QS-20" in line for line in found)  # townships and colours only, never a case
     assert 'fengqiao_open_cases{risk="blue",township="QS"} 3.0' in found
+    text = requests.get(f"{base}/metrics").text  # nothing waits; the last event came in just now
+    assert "fengqiao_projection_waiting_events 0.0" in text
+    last = float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("fengqiao_projection_last_event_timestamp_seconds ")))
+    assert abs(last - datetime.now(timezone.utc).timestamp()) < 60
 
 
 def test_the_tallies_always_equal_the_case_rows(run_service, fresh_database, isolated, amqp_uri):
