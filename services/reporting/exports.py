@@ -50,9 +50,12 @@ def _local(moment, county):
     return "" if moment is None else moment.astimezone(ZoneInfo(county.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
-def table(rows, county):
-    """The header row, then one row per case, every cell as the ledger shows it."""
-    return [[h for h, _ in COLUMNS]] + [[_cell(f(r, county)) for _, f in COLUMNS] for r in rows]
+XLSX_ROWS = 1_048_575  # a sheet holds 1,048,576 rows, the header one of them
+
+
+def _lines(rows, county):
+    """One line per case, every cell as the ledger shows it."""
+    return [[_cell(f(r, county)) for _, f in COLUMNS] for r in rows]
 
 
 def _cell(value):
@@ -65,21 +68,30 @@ def _cell(value):
     return value
 
 
-def as_csv(rows, county):
+def as_csv(batches, county):
+    """The ledger as CSV, a batch of rows at a time (bytes): any size, never all in memory."""
+    yield _csv([[h for h, _ in COLUMNS]], prefix="\ufeff")
+    for rows in batches:
+        yield _csv(_lines(rows, county))
+
+
+def _csv(lines, prefix=""):
     out = io.StringIO()
-    csv.writer(out).writerows(table(rows, county))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    csv.writer(out).writerows(lines)
+    return (prefix + out.getvalue()).encode("utf-8")
 
 
-def as_xlsx(rows, county, title="台账"):
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    for line in table(rows, county):
-        sheet.append(line)
+def as_xlsx(batches, county, title="台账"):
+    """The ledger as one XLSX sheet (at most XLSX_ROWS cases), rows written as they come."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title)
     sheet.freeze_panes = "A2"
     for i, (header, _) in enumerate(COLUMNS, 1):
         sheet.column_dimensions[get_column_letter(i)].width = max(10, 2 * len(header) + 2)
+    sheet.append([h for h, _ in COLUMNS])
+    for rows in batches:
+        for line in _lines(rows, county):
+            sheet.append(line)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -154,14 +154,15 @@ class ReportingService(BackboneService):
             "repeat_petitions_growing": hotspots.growth(repeats, month),
             "clusters_growing": hotspots.growth(clusters, month)}))
 
-    @route("GET", "/ledger.csv", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as CSV")
+    @route("GET", "/ledger.csv", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as CSV, of any size (streamed)")
     def ledger_csv(self, request):
         return self._ledger(request, exports.as_csv, "text/csv; charset=utf-8", "csv")
 
-    @route("GET", "/ledger.xlsx", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as XLSX")
+    @route("GET", "/ledger.xlsx", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as XLSX (one sheet: up to 1,048,575 cases)")
     def ledger_xlsx(self, request):
         return self._ledger(request, exports.as_xlsx,
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
+                            most=exports.XLSX_ROWS)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -177,14 +178,30 @@ class ReportingService(BackboneService):
     def _bounds(self, period):
         return tuple(self.deadlines.calendar.start_of_day(d) for d in period)
 
-    def _ledger(self, request, render, mimetype, suffix):
+    def _ledger(self, request, render, mimetype, suffix, most=None):
         query = load_query(request, FiltersQuery())
         period = self._period(query)
-        with self.db.transaction() as tx:
-            rows = store.ledger(tx, query, self._bounds(period))
+        bounds = self._bounds(period)
+        if most is not None:
+            with self.db.transaction() as tx:
+                size = store.ledger_size(tx, query, bounds)
+            if size > most:
+                raise invalid({"to": f"the ledger of this period and place holds {size} cases, more than one "
+                                     f"sheet takes ({most}): narrow the period or the filters, or take the CSV"})
         name = f"ledger-{period[0]}-{period[1] - timedelta(days=1)}.{suffix}"
-        return Response(render(rows, self.county), headers={
+        return Response(render(self._ledger_pages(query, bounds), self.county), headers={
             "Content-Type": mimetype, "Content-Disposition": f'attachment; filename="{name}"'})
+
+    def _ledger_pages(self, query, bounds):
+        """The ledger's rows a page at a time, each page in a transaction of its own."""
+        after = None
+        while True:
+            with self.db.transaction() as tx:
+                rows = store.ledger_page(tx, query, bounds, after)
+            if not rows:
+                return
+            yield rows
+            after = (rows[-1]["registered_at"], rows[-1]["number"])
 
 
 def _previous(first, last):

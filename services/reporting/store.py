@@ -212,13 +212,26 @@ def overdue(tx, filters, now, limit=500):
         ORDER BY next_due_at LIMIT %s""", [now, *params, limit]).fetchall()
 
 
-def ledger(tx, filters, period, limit=100_000):
+LEDGER_COLUMNS = ("number, registered_at, channel, township, village, category, channel_class, subject, status,"
+                  " body, risk, repeat_count, resolved_at, outcome, rating, closed_at")
+
+
+def ledger_size(tx, filters, period):
     where, params = _where(filters, period)
+    return tx.execute(f"SELECT count(*) AS n FROM cases WHERE registered_at IS NOT NULL AND {where}",
+                      params).fetchone()["n"]
+
+
+def ledger_page(tx, filters, period, after=None, limit=5000):
+    """The ledger's rows in registration order, `limit` at a time after the (registered_at,
+    number) of the last row of the page before."""
+    where, params = _where(filters, period)
+    if after is not None:
+        where += " AND (registered_at, number) > (%s, %s)"
+        params += list(after)
     return tx.execute(f"""
-        SELECT number, registered_at, channel, township, village, category, channel_class, subject, status, body,
-               risk, repeat_count, resolved_at, outcome, rating, closed_at
-        FROM cases WHERE registered_at IS NOT NULL AND {where} ORDER BY registered_at, number LIMIT %s""",
-        [*params, limit]).fetchall()
+        SELECT {LEDGER_COLUMNS} FROM cases WHERE registered_at IS NOT NULL AND {where}
+        ORDER BY registered_at, number LIMIT %s""", [*params, limit]).fetchall()
 
 
 # --- hotspots ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from fengqiao import auth, config, db, deadlines
 from fengqiao.county import load as load_county
 from fengqiao.events import new_event
-from services.reporting import rebuild, store
+from services.reporting import exports, rebuild, store
 from services.reporting.service import ReportingService
 from tests.integration.conftest import eventually, pool_of, publish, web_port
 
@@ -150,8 +150,8 @@ def test_every_indicator_from_a_hand_made_history(reporting, amqp_uri):
     assert values(indicators(base)) == expected
 
 
-def test_lists_hotspots_and_the_ledger(reporting, amqp_uri):
-    base, _ = reporting
+def test_lists_hotspots_and_the_ledger(reporting, amqp_uri, monkeypatch):
+    base, url = reporting
     publish_all(amqp_uri, [e for case in history() for e in case.envelopes()])
     eventually(lambda: requests.get(f"{base}/stats", headers=clerk()).json()["total"] == 10, timeout=20)
 
@@ -176,6 +176,18 @@ def test_lists_hotspots_and_the_ledger(reporting, amqp_uri):
         "QS-2026-000001", "QS-2026-000002", "QS-2026-000003", "QS-2026-000004"]
     csv = requests.get(f"{base}/ledger.csv", params={**MARCH, "village": "QS01"}, headers=clerk())
     assert csv.content.decode("utf-8-sig").splitlines()[0].startswith("编号,登记时间")
+    with pool_of(url) as pool, db.transaction(pool) as tx:  # page after page, each case once, in order
+        march = rebuild_bounds(MARCH)
+        pages, after = [], None
+        while page := store.ledger_page(tx, {}, march, after, limit=2):
+            pages.append([r["number"] for r in page])
+            after = (page[-1]["registered_at"], page[-1]["number"])
+        assert [len(p) for p in pages] == [2, 2, 2, 1] and len({n for p in pages for n in p}) == 7
+    monkeypatch.setattr(exports, "XLSX_ROWS", 3)  # more cases than a sheet takes: refused, the CSV still whole
+    big = requests.get(f"{base}/ledger.xlsx", params=MARCH, headers=clerk())
+    assert big.status_code == 400 and "7 cases" in big.json()["errors"][0]["message"]
+    whole = requests.get(f"{base}/ledger.csv", params=MARCH, headers=clerk())
+    assert len(whole.content.decode("utf-8-sig").splitlines()) == 8
     bad = requests.get(f"{base}/indicators", params={"from": "2026-04-01", "to": "2026-03-01"}, headers=clerk())
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "to"
 
@@ -188,9 +200,10 @@ def test_business_gauges_have_bounded_labels(run_service, fresh_database, isolat
     def gauges():
         text = requests.get(f"{base}/metrics").text
         return [line for line in text.splitlines() if line.startswith(("fengqiao_open_cases{", "fengqiao_overdue_cases{"))]
-    found = eventually(lambda: (g := gauges()) and 'fengqiao_overdue_cases{township="QS"} 3.0' in g and g, timeout=20)
+    settled = ('fengqiao_overdue_cases{township="QS"} 3.0', 'fengqiao_open_cases{risk="blue",township="QS"} 3.0')
+    found = eventually(lambda: (g := gauges()) and all(s in g for s in settled) and g, timeout=20)
     assert not any("QS-20" in line for line in found)  # townships and colours only, never a case
-    assert 'fengqiao_open_cases{risk="blue",township="QS"} 3.0' in found
+    assert 'fengqiao_open_cases{risk="red",township="QS"} 0.0' in found
     text = requests.get(f"{base}/metrics").text  # nothing waits; the last event came in just now
     assert "fengqiao_projection_waiting_events 0.0" in text
     last = float(next(line.split()[1] for line in text.splitlines()
@@ -250,6 +263,11 @@ def monthly(pool, built):
 def _recorded(pool):
     with db.transaction(pool) as tx:
         return tx.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+
+
+def rebuild_bounds(query):
+    rules = deadlines.load(config.settings("reporting").deadlines_file)
+    return bounds(rules, (date.fromisoformat(query["from"]), date.fromisoformat(query["to"])))
 
 
 def bounds(rules, period):
