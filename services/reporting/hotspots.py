@@ -23,19 +23,21 @@ def _rising(count, usual):
 
 
 def categories(rows, month):
-    """rows: {place, category, month, n} over the 12 months before `month` and `month` itself."""
+    """rows: {place, level, category, month, n} over the 12 months before `month` and `month`
+    itself; a place is a village or a whole township (a category may rise across a township's
+    villages while none of them alone shows it)."""
     by = {}
     for r in rows:
-        by.setdefault((r["place"], r["category"]), {})[r["month"]] = r["n"]
+        by.setdefault((r["place"], r["level"], r["category"]), {})[r["month"]] = r["n"]
     trailing_months = [month_shift(month, -k) for k in (1, 2, 3)]
     found = []
-    for (place, category), counts in by.items():
+    for (place, level, category), counts in by.items():
         count = counts.get(month, 0)
         trailing = sum(counts.get(m, 0) for m in trailing_months) / 3
         last_year = counts.get(month_shift(month, -12), 0)
         vs_trailing, vs_last_year = _rising(count, trailing), last_year > 0 and _rising(count, last_year)
         if vs_trailing or vs_last_year:
-            found.append({"place": place, "category": category, "count": count,
+            found.append({"place": place, "level": level, "category": category, "count": count,
                           "trailing_average": round(trailing, 2), "same_month_last_year": last_year,
                           "rising_vs_trailing": vs_trailing, "rising_vs_last_year": vs_last_year})
     return sorted(found, key=lambda h: (-h["count"], h["place"], h["category"]))

@@ -237,25 +237,30 @@ def ledger_page(tx, filters, period, after=None, limit=5000):
 # --- hotspots ---------------------------------------------------------------------------------
 
 def monthly_by_place_and_category(tx, first_month, end_month, tz, township=None):
-    """(place, category, month) counts of cases registered in the county months [first, end)
-    (their first days): the tallies' monthly grouping when built, else the rows."""
-    if not tallies_built(tx):
-        return tx.execute("""
-            SELECT coalesce(village, township) AS place, category,
-                   to_char(registered_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS month, count(*) AS n
-            FROM cases WHERE registered_at >= %(first)s::timestamp AT TIME ZONE %(tz)s
-              AND registered_at < %(end)s::timestamp AT TIME ZONE %(tz)s
-              AND (%(township)s::text IS NULL OR township = %(township)s)
-            GROUP BY 1, 2, 3""", {"first": first_month, "end": end_month, "tz": tz, "township": township}).fetchall()
-    monthly = "village <> '*' AND township <> '*' AND category <> '*' AND channel = '*' AND body = '*'" \
-              " AND day >= %s AND day < %s AND (%s::text IS NULL OR township = %s)"
+    """(place, level, category, month) counts of cases registered in the county months [first,
+    end) (their first days): each village's, and each township's as a whole (its villages' and
+    its own) — from the tallies' monthly grouping when built, else from the rows."""
+    if tallies_built(tx):
+        monthly = "village <> '*' AND township <> '*' AND category <> '*' AND channel = '*' AND body = '*'" \
+                  " AND day >= %s AND day < %s AND (%s::text IS NULL OR township = %s)"
+        counted = f"""SELECT township, village, category, to_char(day, 'YYYY-MM') AS month, registered
+                      FROM tallies WHERE {monthly}
+                      UNION ALL SELECT township, village, category, to_char(day, 'YYYY-MM'), registered
+                      FROM tally_deltas WHERE {monthly}"""
+        params = [first_month, end_month, township, township] * 2
+    else:
+        counted = """SELECT township, coalesce(village, '') AS village, category,
+                            to_char(registered_at AT TIME ZONE %s, 'YYYY-MM') AS month, 1 AS registered
+                     FROM cases WHERE registered_at >= %s::timestamp AT TIME ZONE %s
+                       AND registered_at < %s::timestamp AT TIME ZONE %s AND (%s::text IS NULL OR township = %s)"""
+        params = [tz, first_month, tz, end_month, tz, township, township]
     return tx.execute(f"""
-        SELECT CASE WHEN village = '' THEN township ELSE village END AS place, category,
-               to_char(day, 'YYYY-MM') AS month, sum(registered)::int AS n
-        FROM (SELECT township, village, category, day, registered FROM tallies WHERE {monthly}
-              UNION ALL SELECT township, village, category, day, registered FROM tally_deltas WHERE {monthly}) t
-        GROUP BY 1, 2, 3 HAVING sum(registered) <> 0""",
-        [first_month, end_month, township, township] * 2).fetchall()
+        SELECT CASE WHEN GROUPING(village) = 1 THEN township ELSE village END AS place,
+               CASE WHEN GROUPING(village) = 1 THEN 'township' ELSE 'village' END AS level,
+               category, month, sum(registered)::int AS n
+        FROM ({counted}) t
+        GROUP BY GROUPING SETS ((township, village, category, month), (township, category, month))
+        HAVING (GROUPING(village) = 1 OR village <> '') AND sum(registered) <> 0""", params).fetchall()
 
 
 def monthly_events_by_place(tx, event_type, start, end, tz, township=None):

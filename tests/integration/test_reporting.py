@@ -165,8 +165,9 @@ def test_lists_hotspots_and_the_ledger(reporting, amqp_uri, monkeypatch):
     assert late["handling"] > 0 and "sign" in late  # C was never signed for at the county
 
     hot = requests.get(f"{base}/hotspots", params={"month": "2026-03"}, headers=clerk()).json()
-    assert [(h["place"], h["category"], h["count"]) for h in hot["rising_categories"]] == [("BY01", "land_dispute", 3)]
-    assert hot["rising_categories"][0]["trailing_average"] == 0.33
+    assert [(h["place"], h["level"], h["category"], h["count"]) for h in hot["rising_categories"]] == [
+        ("BY", "township", "land_dispute", 3), ("BY01", "village", "land_dispute", 3)]  # the township as a whole too
+    assert hot["rising_categories"][1]["trailing_average"] == 0.33
 
     r = requests.get(f"{base}/ledger.xlsx", params={**MARCH, "township": "QS"}, headers=clerk())
     assert r.status_code == 200 and "ledger-2026-03-01-2026-03-31.xlsx" in r.headers["Content-Disposition"]

@@ -150,11 +150,11 @@ def test_indicator_figures_and_their_changes():
 
 
 def test_a_category_that_doubles_is_rising_and_noise_is_not():
-    rows = [{"place": "QS01", "category": "land_dispute", "month": m, "n": n}
+    rows = [{"place": "QS01", "level": "village", "category": "land_dispute", "month": m, "n": n}
             for m, n in (("2026-01", 2), ("2026-02", 3), ("2026-03", 2), ("2026-04", 5))]
-    rows += [{"place": "QS02", "category": "heating", "month": m, "n": n}
+    rows += [{"place": "QS02", "level": "village", "category": "heating", "month": m, "n": n}
              for m, n in (("2025-04", 2), ("2026-02", 6), ("2026-03", 6), ("2026-01", 6), ("2026-04", 6))]
-    rows += [{"place": "QS03", "category": "wage_arrears", "month": "2026-04", "n": 2}]  # 0 → 2: too few to warn
+    rows += [{"place": "QS03", "level": "village", "category": "wage_arrears", "month": "2026-04", "n": 2}]  # 0 → 2: too few
     [heating, land] = hotspots.categories(rows, "2026-04")  # the most cases first
     assert (land["place"], land["count"], land["trailing_average"], land["rising_vs_trailing"]) == ("QS01", 5, 2.33, True)
     assert (heating["rising_vs_trailing"], heating["rising_vs_last_year"], heating["same_month_last_year"]) == (False, True, 2)
