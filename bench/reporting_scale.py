@@ -167,8 +167,10 @@ def load(url, args):
         for k in range(20):
             conn.execute(EVENTS_SQL, {"from": edges[k], "to": edges[k + 1]})
             progress(f"  events {5 * (k + 1)}% ({time.monotonic() - started:.0f} s)")
-    with db.transaction(db.open_pool(url, max_size=1)) as tx:
+    pool = db.open_pool(url, max_size=1)
+    with db.transaction(pool) as tx:
         store.build_tallies(tx, rules.calendar.timezone, datetime.now(timezone.utc))
+    pool.close()
     progress(f"  tallies built ({time.monotonic() - started:.0f} s)")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_scale (cases bigint)")

@@ -44,14 +44,15 @@ def categories(rows, month):
 
 
 def growth(rows, month):
-    """rows: {place, month, n} of one kind of event: the places where it grows this month."""
+    """rows: {place, level, month, n} of one kind of event: the places (villages, townships as
+    a whole) where it grows this month."""
     by = {}
     for r in rows:
-        by.setdefault(r["place"], {})[r["month"]] = r["n"]
+        by.setdefault((r["place"], r["level"]), {})[r["month"]] = r["n"]
     found = []
-    for place, counts in by.items():
+    for (place, level), counts in by.items():
         count = counts.get(month, 0)
         trailing = sum(counts.get(month_shift(month, -k), 0) for k in (1, 2, 3)) / 3
         if _rising(count, trailing):
-            found.append({"place": place, "count": count, "trailing_average": round(trailing, 2)})
+            found.append({"place": place, "level": level, "count": count, "trailing_average": round(trailing, 2)})
     return sorted(found, key=lambda h: (-h["count"], h["place"]))

@@ -6,6 +6,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from fengqiao.fields import Text
 
 MONTH = validate.Regexp(r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$", error="YYYY-MM, a month from 2000 to 2100")
+# A code of the county file (a township, village, category, channel or body): letters, digits,
+# "_" and "-" ("*" and "" mean other things to the tallies).
+CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="a code of the county file (letters, digits, _ and -)")
 YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31), error="a date from 2000 to 2100")
 
 
@@ -15,11 +18,11 @@ class FiltersQuery(Schema):
     from_ = fields.Date(data_key="from", load_default=None, validate=YEARS,
                         metadata={"description": "first day (county time)"})
     to = fields.Date(load_default=None, validate=YEARS, metadata={"description": "the day after the last (exclusive)"})
-    township = Text(load_default=None)
-    village = Text(load_default=None)
-    category = Text(load_default=None)
-    channel = Text(load_default=None)
-    body = Text(load_default=None)
+    township = Text(load_default=None, validate=CODE)
+    village = Text(load_default=None, validate=CODE)
+    category = Text(load_default=None, validate=CODE)
+    channel = Text(load_default=None, validate=CODE)
+    body = Text(load_default=None, validate=CODE)
 
     @validates_schema
     def ordered(self, data, **kwargs):
@@ -29,7 +32,7 @@ class FiltersQuery(Schema):
 
 class HotspotsQuery(Schema):
     month = Text(required=True, validate=MONTH)
-    township = Text(load_default=None)
+    township = Text(load_default=None, validate=CODE)
 
 
 class TimelineEventSchema(Schema):

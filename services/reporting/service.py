@@ -2,6 +2,7 @@
 indicators, backlog and overdue lists, hotspots, the ledger export and business gauges.
 Entrypoints only: the fold is in projection.py, the figures in indicators.py and hotspots.py,
 the SQL in store.py."""
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 from nameko.dependency_providers import Config
@@ -20,6 +21,7 @@ from services.reporting.schemas import (
     TimelineSchema,
 )
 
+log = logging.getLogger(__name__)
 READERS = ("clerk", "handler", "mediator", "leader", "supervisor", "auditor", "operator",
            "service")  # notify reads the hotspots for its monthly digest
 
@@ -60,7 +62,10 @@ class ReportingService(BackboneService):
                 metrics.OPEN_CASES.labels(township, risk).set(counts.get((township, risk), 0))
             metrics.OVERDUE_CASES.labels(township).set(next((r["n"] for r in late if r["township"] == township), 0))
         metrics.OLDEST_OPEN_CASE.set((now - oldest).total_seconds() if oldest else 0)
-        metrics.PROJECTION_WAITING.set(messaging.waiting(self.config["AMQP_URI"], f"{self.name}.project"))
+        try:
+            metrics.PROJECTION_WAITING.set(messaging.waiting(self.config["AMQP_URI"], f"{self.name}.project"))
+        except Exception as exc:  # the broker between two connections: the next tick tells
+            log.warning("could not read the depth of reporting's queue: %r", exc)
         if last:  # any replica's: the events table says when one was last taken in
             metrics.PROJECTION_LAST.set(last.timestamp())
 
@@ -68,9 +73,10 @@ class ReportingService(BackboneService):
     def keep_tallies(self):
         """Move the folds' tally deltas into the tallies; build them from the rows the first time
         (an upgraded read model), until when the indicators count the rows."""
+        timezone = self.deadlines.calendar.timezone
         with self.db.transaction() as tx:
-            if not store.tallies_built(tx):
-                store.build_tallies(tx, self.deadlines.calendar.timezone, _now())
+            if not store.tallies_built(tx, timezone):  # replicas: the first builds, the others find them built
+                store.build_tallies(tx, timezone, _now(), unless_built=True)
         while True:
             with self.db.transaction() as tx:
                 moved = store.compact_tallies(tx)
@@ -108,7 +114,7 @@ class ReportingService(BackboneService):
         periods = {"now": (first, last), "previous": _previous(first, last),
                    "last_year": (_year_before(first), _year_before(last))}
         with self.db.transaction() as tx:
-            found = {k: indicators.figures(store.indicator_counts(tx, query, p, self._bounds(p)))
+            found = {k: indicators.figures(store.indicator_counts(tx, query, p, self._bounds(p), self.deadlines.calendar.timezone))
                      for k, p in periods.items()}
         return json_response(IndicatorsSchema().dump({
             "period": {k: {"from": p[0].isoformat(), "to": p[1].isoformat()} for k, p in periods.items()},
@@ -141,11 +147,11 @@ class ReportingService(BackboneService):
     def get_hotspots(self, request):
         query = load_query(request, HotspotsQuery())
         month, calendar = query["month"], self.deadlines.calendar
-        start = calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, -12)))
-        end = calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, 1)))
+        first, end_month = (hotspots.first_day(hotspots.month_shift(month, k)) for k in (-12, 1))
+        start, end = calendar.start_of_day(first), calendar.start_of_day(end_month)
         tz, township = calendar.timezone, query["township"]
         with self.db.transaction() as tx:
-            counts = store.monthly_by_place_and_category(tx, start.date(), end.date(), tz, township)
+            counts = store.monthly_by_place_and_category(tx, first, end_month, tz, township)
             repeats = store.monthly_events_by_place(tx, "case.repeat_linked", start, end, tz, township)
             clusters = store.monthly_events_by_place(tx, "case.clustered", start, end, tz, township)
             alarms = store.open_alarms(tx, _now(), township)
@@ -189,19 +195,20 @@ class ReportingService(BackboneService):
                 raise invalid({"to": f"the ledger of this period and place holds {size} cases, more than one "
                                      f"sheet takes ({most}): narrow the period or the filters, or take the CSV"})
         name = f"ledger-{period[0]}-{period[1] - timedelta(days=1)}.{suffix}"
-        return Response(render(self._ledger_pages(query, bounds), self.county), headers={
+        with self.db.transaction() as tx:  # a failure here is still a problem response, not a cut download
+            first = store.ledger_page(tx, query, bounds)
+        return Response(render(self._ledger_pages(query, bounds, first), self.county), headers={
             "Content-Type": mimetype, "Content-Disposition": f'attachment; filename="{name}"'})
 
-    def _ledger_pages(self, query, bounds):
-        """The ledger's rows a page at a time, each page in a transaction of its own."""
-        after = None
-        while True:
-            with self.db.transaction() as tx:
-                rows = store.ledger_page(tx, query, bounds, after)
-            if not rows:
-                return
+    def _ledger_pages(self, query, bounds, rows):
+        """The ledger's rows a page at a time, each page after the first read in a transaction of
+        its own as the response is sent (a long export is no snapshot: cases registered meanwhile
+        may appear)."""
+        while rows:
             yield rows
-            after = (rows[-1]["registered_at"], rows[-1]["number"])
+            with self.db.transaction() as tx:
+                rows = store.ledger_page(tx, query, bounds, (rows[-1]["registered_at"], rows[-1]["number"],
+                                                             rows[-1]["case_id"]))
 
 
 def _previous(first, last):

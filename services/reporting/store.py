@@ -1,5 +1,6 @@
 """Reporting's read model: every event as received, one row per case folded from them, and the
 queries the indicators, lists, hotspots and exports ask."""
+import hashlib
 import json
 
 from psycopg.types.json import Jsonb
@@ -94,11 +95,11 @@ def _where(filters, period=None, column="registered_at", alias=""):
     return " AND ".join(clauses), params
 
 
-def indicator_counts(tx, filters, days, bounds):
+def indicator_counts(tx, filters, days, bounds, timezone):
     """Every count of the indicators for cases registered in [first, last) county days (mediation
     conclusions in them): from the tallies when they hold these filters, else from the rows."""
     key = tallies.key_for(filters)
-    if key is not None and tallies_built(tx):
+    if key is not None and tallies_built(tx, timezone):
         return _tallied(tx, key, days)
     return {**_case_counts(tx, filters, bounds), **_mediation_counts(tx, filters, bounds)}
 
@@ -160,15 +161,26 @@ def compact_tallies(tx, limit=COMPACT_BATCH):
         SELECT count(*) AS n FROM moved""", (limit,)).fetchone()["n"]
 
 
-def tallies_built(tx):
-    return tx.execute("SELECT built_at FROM tally_state").fetchone()["built_at"] is not None
+def tally_version(timezone):
+    """What the tallies were counted by: the groupings, the counts and the county's time zone.
+    Tallies of another version (older code, a county moved to another zone) are built again."""
+    what = json.dumps([tallies.GROUPINGS, FLAGS, tallies.MEDIATION_COUNTS, timezone])
+    return hashlib.sha1(what.encode()).hexdigest()[:16]
 
 
-def build_tallies(tx, timezone, now):
-    """The tallies from the case rows, afresh. Folds that run meanwhile wait on the tables' lock
-    and then append their changes, which were made against the rows counted here; readers go on
-    reading the tallies as they were (DELETE, not TRUNCATE, which is not MVCC-safe)."""
-    tx.execute("LOCK TABLE tallies, tally_deltas IN EXCLUSIVE MODE")
+def tallies_built(tx, timezone):
+    return tx.execute("SELECT version FROM tally_state").fetchone()["version"] == tally_version(timezone)
+
+
+def build_tallies(tx, timezone, now, unless_built=False):
+    """The tallies from the case rows, afresh (or, `unless_built`, only if not yet built for this
+    version). One build or compaction at a time (advisory lock). Folds that run meanwhile wait
+    on the tables' lock and then append their changes, which were made against the rows counted
+    here; readers go on reading the tallies as they were (DELETE: TRUNCATE would block them)."""
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('reporting.tallies'))")
+    if unless_built and tallies_built(tx, timezone):
+        return
+    tx.execute("LOCK TABLE tally_deltas, tallies IN EXCLUSIVE MODE")
     tx.execute("DELETE FROM tallies")
     tx.execute("DELETE FROM tally_deltas")
     dims = ", ".join(f"CASE WHEN GROUPING({d}) = 1 THEN '*' ELSE coalesce({d}, '') END" for d in tallies.DIMENSIONS)
@@ -189,7 +201,7 @@ def build_tallies(tx, timezone, now):
                      (m->>'outcome' = 'agreement')::int, (m->>'outcome' = 'no_agreement')::int
               FROM cases CROSS JOIN LATERAL jsonb_array_elements(mediations) m) counted) by_month
         GROUP BY GROUPING SETS ({sets})""", {"tz": timezone})
-    tx.execute("UPDATE tally_state SET built_at = %s", (now,))
+    tx.execute("UPDATE tally_state SET built_at = %s, version = %s", (now, tally_version(timezone)))
 
 
 def backlog(tx, filters, now):
@@ -224,14 +236,14 @@ def ledger_size(tx, filters, period):
 
 def ledger_page(tx, filters, period, after=None, limit=5000):
     """The ledger's rows in registration order, `limit` at a time after the (registered_at,
-    number) of the last row of the page before."""
+    number, case_id) of the last row of the page before (the case id breaks ties)."""
     where, params = _where(filters, period)
     if after is not None:
-        where += " AND (registered_at, number) > (%s, %s)"
+        where += " AND (registered_at, number, case_id) > (%s, %s, %s)"
         params += list(after)
     return tx.execute(f"""
-        SELECT {LEDGER_COLUMNS} FROM cases WHERE registered_at IS NOT NULL AND {where}
-        ORDER BY registered_at, number LIMIT %s""", [*params, limit]).fetchall()
+        SELECT case_id, {LEDGER_COLUMNS} FROM cases WHERE registered_at IS NOT NULL AND {where}
+        ORDER BY registered_at, number, case_id LIMIT %s""", [*params, limit]).fetchall()
 
 
 # --- hotspots ---------------------------------------------------------------------------------
@@ -240,7 +252,7 @@ def monthly_by_place_and_category(tx, first_month, end_month, tz, township=None)
     """(place, level, category, month) counts of cases registered in the county months [first,
     end) (their first days): each village's, and each township's as a whole (its villages' and
     its own) — from the tallies' monthly grouping when built, else from the rows."""
-    if tallies_built(tx):
+    if tallies_built(tx, tz):
         monthly = "village <> '*' AND township <> '*' AND category <> '*' AND channel = '*' AND body = '*'" \
                   " AND day >= %s AND day < %s AND (%s::text IS NULL OR township = %s)"
         counted = f"""SELECT township, village, category, to_char(day, 'YYYY-MM') AS month, registered
@@ -249,28 +261,36 @@ def monthly_by_place_and_category(tx, first_month, end_month, tz, township=None)
                       FROM tally_deltas WHERE {monthly}"""
         params = [first_month, end_month, township, township] * 2
     else:
-        counted = """SELECT township, coalesce(village, '') AS village, category,
+        counted = """SELECT coalesce(township, '') AS township, coalesce(village, '') AS village,
+                            coalesce(category, '') AS category,
                             to_char(registered_at AT TIME ZONE %s, 'YYYY-MM') AS month, 1 AS registered
                      FROM cases WHERE registered_at >= %s::timestamp AT TIME ZONE %s
                        AND registered_at < %s::timestamp AT TIME ZONE %s AND (%s::text IS NULL OR township = %s)"""
         params = [tz, first_month, tz, end_month, tz, township, township]
-    return tx.execute(f"""
-        SELECT CASE WHEN GROUPING(village) = 1 THEN township ELSE village END AS place,
-               CASE WHEN GROUPING(village) = 1 THEN 'township' ELSE 'village' END AS level,
-               category, month, sum(registered)::int AS n
-        FROM ({counted}) t
-        GROUP BY GROUPING SETS ((township, village, category, month), (township, category, month))
-        HAVING (GROUPING(village) = 1 OR village <> '') AND sum(registered) <> 0""", params).fetchall()
+    return tx.execute(f"{_BY_PLACE.format(what='category,', counted=counted)} AND sum(registered) <> 0",
+                      params).fetchall()
+
+
+# Each village's counts, and each township's as a whole (GROUPING(village) = 1); cases with no
+# village count only in their township's.
+_BY_PLACE = """
+    SELECT CASE WHEN GROUPING(village) = 1 THEN township ELSE village END AS place,
+           CASE WHEN GROUPING(village) = 1 THEN 'township' ELSE 'village' END AS level,
+           {what} month, sum(registered)::int AS n
+    FROM ({counted}) t
+    GROUP BY GROUPING SETS ((township, village, {what} month), (township, {what} month))
+    HAVING (GROUPING(village) = 1 OR village <> '') AND township <> ''"""
 
 
 def monthly_events_by_place(tx, event_type, start, end, tz, township=None):
-    """(place, month) counts of one event type about cases (repeat petitions, cluster joins)."""
-    return tx.execute("""
-        SELECT coalesce(c.village, c.township) AS place, to_char(e.time AT TIME ZONE %s, 'YYYY-MM') AS month,
-               count(*) AS n
-        FROM events e JOIN cases c ON c.case_id = e.case_id
-        WHERE e.type = %s AND e.time >= %s AND e.time < %s AND (%s::text IS NULL OR c.township = %s)
-        GROUP BY 1, 2""", (tz, event_type, start, end, township, township)).fetchall()
+    """(place, level, month) counts of one event type about cases (repeat petitions, cluster
+    joins), per village and per township as a whole, months in county time."""
+    counted = """SELECT coalesce(c.township, '') AS township, coalesce(c.village, '') AS village,
+                        to_char(e.time AT TIME ZONE %s, 'YYYY-MM') AS month, 1 AS registered
+                 FROM events e JOIN cases c ON c.case_id = e.case_id
+                 WHERE e.type = %s AND e.time >= %s AND e.time < %s AND (%s::text IS NULL OR c.township = %s)"""
+    return tx.execute(_BY_PLACE.format(what="", counted=counted),
+                      (tz, event_type, start, end, township, township)).fetchall()
 
 
 def open_alarms(tx, now, township=None):

@@ -1,5 +1,5 @@
 """Tallies (统计汇总): what each case adds to the indicators' counts, per county day and per
-grouping of the dimensions they filter on (and per month and place for the hotspots). A case row counts on the day it was registered, each
+grouping of the dimensions they filter on (and per month and place, for the hotspots). A case row counts on the day it was registered, each
 mediation conclusion on the day it concluded (its `body` the body that mediated). When a case's
 row changes, the tallies change by what it adds now minus what it added before, so they always
 equal the sum over the rows without reading them. Pure: rows in, keys and counts out."""
@@ -38,7 +38,7 @@ def contributions(row, local_date):
         _add(found, local_date(row["registered_at"]), row, row["counts"])
     for m in row["mediations"]:
         counts = {name: int(m["outcome"] == outcome) for name, outcome in MEDIATION_COUNTS.items()}
-        _add(found, local_date(_moment(m["at"])), {**row, "body": m["body"]}, counts)
+        _add(found, local_date(datetime.fromisoformat(m["at"])), {**row, "body": m["body"]}, counts)
     return found
 
 
@@ -59,11 +59,9 @@ def _add(found, day, row, counts):
     if not counts:
         return
     for grouping in GROUPINGS:
-        key = (day.replace(day=1) if grouping == MONTHLY else day, *((NONE if row[d] is None else row[d]) if d in grouping else ANY for d in DIMENSIONS))
+        values = ((NONE if row[d] is None else row[d]) if d in grouping else ANY for d in DIMENSIONS)
+        key = (day.replace(day=1) if grouping == MONTHLY else day, *values)
         slot = found.setdefault(key, {})
         for name, n in counts.items():
             slot[name] = slot.get(name, 0) + n
 
-
-def _moment(value):
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -5,11 +5,13 @@ import io
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import psycopg
 import pytest
 import requests
 from openpyxl import load_workbook
+from psycopg.types.json import Jsonb
 
-from fengqiao import auth, config, db, deadlines
+from fengqiao import auth, config, db, deadlines, migrations
 from fengqiao.county import load as load_county
 from fengqiao.events import new_event
 from services.reporting import exports, rebuild, store
@@ -182,7 +184,7 @@ def test_lists_hotspots_and_the_ledger(reporting, amqp_uri, monkeypatch):
         pages, after = [], None
         while page := store.ledger_page(tx, {}, march, after, limit=2):
             pages.append([r["number"] for r in page])
-            after = (page[-1]["registered_at"], page[-1]["number"])
+            after = (page[-1]["registered_at"], page[-1]["number"], page[-1]["case_id"])
         assert [len(p) for p in pages] == [2, 2, 2, 1] and len({n for p in pages for n in p}) == 7
     monkeypatch.setattr(exports, "XLSX_ROWS", 3)  # more cases than a sheet takes: refused, the CSV still whole
     big = requests.get(f"{base}/ledger.xlsx", params=MARCH, headers=clerk())
@@ -191,6 +193,8 @@ def test_lists_hotspots_and_the_ledger(reporting, amqp_uri, monkeypatch):
     assert len(whole.content.decode("utf-8-sig").splitlines()) == 8
     bad = requests.get(f"{base}/indicators", params={"from": "2026-04-01", "to": "2026-03-01"}, headers=clerk())
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "to"
+    star = requests.get(f"{base}/indicators", params={"body": "*"}, headers=clerk())  # not "every body"
+    assert star.status_code == 400 and star.json()["errors"][0]["field"] == "body"
 
 
 def test_business_gauges_have_bounded_labels(run_service, fresh_database, isolated, amqp_uri):
@@ -225,13 +229,16 @@ def test_the_tallies_always_equal_the_case_rows(run_service, fresh_database, iso
     publish_all(amqp_uri, events[::-1])
     filters = [{}, {"township": "QS"}, {"township": "BY"}, {"category": "land_dispute"}, {"channel": "visit"},
                {"body": "QS01-MEDIATION"}, {"body": "QS-JUDICIAL"}, {"township": "QS", "category": "heating"},
-               {"channel": "visit", "body": "SH-POLITICAL-LEGAL"}, {"village": "QS01"}]
+               {"channel": "visit", "body": "SH-POLITICAL-LEGAL"}, {"village": "QS01"},
+               {"township": "QS", "channel": "visit"}, {"township": "BY", "body": "QS01-MEDIATION"},
+               {"category": "land_dispute", "channel": "visit"}, {"category": "heating", "body": "QS-PETITION"},
+               {"village": "QS01", "category": "land_dispute"}]
     periods = [(date(2026, 3, 1), date(2026, 4, 1)), (date(2025, 1, 1), date(2027, 1, 1)),
                (date(2026, 3, 2), date(2026, 3, 3)), (date(2026, 3, 9), date(2026, 3, 10))]
 
     def both(pool):
         with db.transaction(pool) as tx:
-            return [(store.indicator_counts(tx, f, p, bounds(rules, p)),
+            return [(store.indicator_counts(tx, f, p, bounds(rules, p), rules.calendar.timezone),
                      {**store._case_counts(tx, f, bounds(rules, p)), **store._mediation_counts(tx, f, bounds(rules, p))})
                     for f in filters for p in periods]
 
@@ -256,7 +263,7 @@ def monthly(pool, built):
     with pool.connection() as conn:
         with conn.transaction(force_rollback=True):
             if not built:
-                conn.execute("UPDATE tally_state SET built_at = NULL")
+                conn.execute("UPDATE tally_state SET version = NULL")
             rows = store.monthly_by_place_and_category(conn, date(2025, 1, 1), date(2026, 5, 1), "Asia/Shanghai")
             return sorted((r["place"], r["category"], r["month"], r["n"]) for r in rows)
 
@@ -273,3 +280,30 @@ def rebuild_bounds(query):
 
 def bounds(rules, period):
     return tuple(rules.calendar.start_of_day(d) for d in period)
+
+
+def test_an_upgraded_read_model_keeps_its_mediations_and_open_cases(fresh_database, tmp_path):
+    """Migration 004 on a read model with data: the mediation conclusions (read from the events
+    before) move into the case rows, and the cases being handled are marked open."""
+    (tmp_path / "migrations").mkdir()
+    migrations_dir = REPORTING_DIR / "migrations"
+    for old in sorted(migrations_dir.glob("00[123]_*.sql")):
+        (tmp_path / "migrations" / old.name).write_text(old.read_text())
+    url = fresh_database(tmp_path)
+    case_id = str(uuid.uuid4())
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO cases (case_id, number, status) VALUES (%s, 'QS-2026-000001', 'in_progress'),"
+                     " (gen_random_uuid(), 'QS-2026-000002', 'closed')", (case_id,))
+        conn.execute("INSERT INTO events (source, id, type, time, case_id, correlationid, data) VALUES"
+                     " ('/fengqiao/mediation', 'e1', 'mediation.concluded', '2026-03-09T02:00:00Z', %s, 'c', %s),"
+                     " ('/fengqiao/mediation', 'e2', 'mediation.concluded', '2026-03-10T02:00:00Z', %s, 'c', %s)",
+                     (case_id, Jsonb({"outcome": "no_agreement", "mediating_body": "QS01-MEDIATION"}),
+                      case_id, Jsonb({"outcome": "transferred", "mediating_body": "QS-JUDICIAL"})))
+    (tmp_path / "migrations" / "004_tallies.sql").write_text((migrations_dir / "004_tallies.sql").read_text())
+    assert migrations.apply(url, tmp_path) == ["004_tallies.sql"]
+    with psycopg.connect(url) as conn:
+        rows = {n: (o, m) for n, o, m in conn.execute("SELECT number, open, mediations FROM cases")}
+    still, mediations = rows["QS-2026-000001"]
+    assert still is True and rows["QS-2026-000002"][0] is False
+    assert [(m["body"], m["outcome"]) for m in mediations] == [("QS01-MEDIATION", "no_agreement")]  # not the transfer
+    assert datetime.fromisoformat(mediations[0]["at"]) == datetime(2026, 3, 9, 2, tzinfo=timezone.utc)

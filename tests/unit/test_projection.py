@@ -158,7 +158,7 @@ def test_a_category_that_doubles_is_rising_and_noise_is_not():
     [heating, land] = hotspots.categories(rows, "2026-04")  # the most cases first
     assert (land["place"], land["count"], land["trailing_average"], land["rising_vs_trailing"]) == ("QS01", 5, 2.33, True)
     assert (heating["rising_vs_trailing"], heating["rising_vs_last_year"], heating["same_month_last_year"]) == (False, True, 2)
-    assert hotspots.growth([{"place": "QS01", "month": "2026-04", "n": 4}], "2026-04")[0]["place"] == "QS01"
+    assert hotspots.growth([{"place": "QS01", "level": "village", "month": "2026-04", "n": 4}], "2026-04")[0]["place"] == "QS01"
     assert hotspots.month_shift("2026-01", -1) == "2025-12" and hotspots.month_shift("2025-12", 13) == "2027-01"
 
 

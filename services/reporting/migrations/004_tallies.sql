@@ -6,6 +6,14 @@
 ALTER TABLE cases
     ADD COLUMN open       boolean NOT NULL DEFAULT false,
     ADD COLUMN mediations jsonb   NOT NULL DEFAULT '[]';
+-- Mediation conclusions were read from the events; they are now part of the case row (the fold).
+UPDATE cases c SET mediations = m.list
+FROM (SELECT case_id, jsonb_agg(jsonb_build_object('at', to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US+00:00'),
+                                                   'body', data->>'mediating_body', 'outcome', data->>'outcome')
+                                ORDER BY time, source, id) AS list
+      FROM events WHERE type = 'mediation.concluded' AND data->>'outcome' <> 'transferred' AND case_id IS NOT NULL
+      GROUP BY case_id) m
+WHERE c.case_id = m.case_id;
 UPDATE cases SET open = coalesce(status NOT IN ('resolved', 'followed_up', 'under_review', 'closed', 'not_accepted',
                                                 'guided'), false);
 -- The backlog and the open-case gauges read open cases only.
@@ -47,6 +55,8 @@ CREATE TABLE tally_deltas (LIKE tallies INCLUDING DEFAULTS, seq bigserial PRIMAR
 CREATE INDEX tallies_by_month_and_place ON tallies (day, township)
     WHERE township <> '*' AND village <> '*' AND category <> '*' AND channel = '*' AND body = '*';
 CREATE INDEX tally_deltas_by_key ON tally_deltas (township, village, category, channel, body, day);
--- When the tallies were last built from the case rows; until then the indicators count the rows.
-CREATE TABLE tally_state (built_at timestamptz);
-INSERT INTO tally_state VALUES (NULL);
+-- When the tallies were last built from the case rows, and for which groupings, counts and
+-- time zone (store.tally_version): until they are built for the running code, the indicators
+-- count the rows and the service builds them.
+CREATE TABLE tally_state (built_at timestamptz, version text);
+INSERT INTO tally_state VALUES (NULL, NULL);
