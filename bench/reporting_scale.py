@@ -218,7 +218,8 @@ def indicator_questions(today, sample):
 def sample_cases(url, n):
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute("SELECT number, township, village, category, channel, body FROM cases"
-                            " TABLESAMPLE SYSTEM (1) WHERE village IS NOT NULL AND body IS NOT NULL LIMIT %s",
+                            " TABLESAMPLE SYSTEM (1) WHERE village IS NOT NULL AND body IS NOT NULL"
+                            " AND channel_class <> 'discipline' LIMIT %s",  # a leader sees no discipline report
                             (n,)).fetchall()
 
 

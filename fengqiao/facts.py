@@ -25,6 +25,10 @@ class NotFound(LookupError):
     """The command names a part of the record that does not exist (HTTP 404)."""
 
 
+class Forbidden(Exception):
+    """The caller may not ask this, whatever the state (HTTP 403): places outside their scope."""
+
+
 def require(record, *statuses, doing, what="case"):
     """Refused unless the record's status is one of `statuses`: 'cannot resolve a case that is …'."""
     if record["status"] not in statuses:

@@ -86,8 +86,8 @@ def load_query(request, schema):
 @contextmanager
 def refusals_as_problems():
     """A domain's refusals (fengqiao/facts.py) as HTTP problems: Invalid is a 400 naming each
-    field, Refused a 409 saying why, NotFound a 404. Nothing was written: the transaction inside
-    is rolled back by the same exception."""
+    field, Refused a 409 saying why, NotFound a 404, Forbidden a 403. Nothing was written: the
+    transaction inside is rolled back by the same exception."""
     try:
         yield
     except facts.Invalid as exc:
@@ -96,6 +96,8 @@ def refusals_as_problems():
         raise Problem(409, "Conflict", str(exc))
     except facts.NotFound as exc:
         raise Problem(404, "Not Found", str(exc))
+    except facts.Forbidden as exc:
+        raise Problem(403, "Forbidden", str(exc))
 
 
 def is_uuid(text):

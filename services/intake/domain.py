@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from fengqiao import access
 from fengqiao.facts import Invalid
 from services.intake.personal_data import mask, normalize_phone
 
@@ -156,9 +157,15 @@ def masked(petitioners):
     return [{"name": p["name"], "id_number": mask(p["id_number"]), "phone": mask(p["phone"])} for p in petitioners]
 
 
+# What events say of a discipline report (纪检举报) instead of its text: every service and
+# integrator reads the events, only discipline officers may read the report (here, at intake).
+WITHHELD = "纪检举报（内容仅纪检监察人员可见）"
+
+
 def registered_event(case):
-    """The data of `case.registered`; personal data masked."""
-    return {
+    """The data of `case.registered`; personal data masked, and of a discipline report no text
+    and no petitioner at all (their number only)."""
+    data = {
         "case_id": str(case["id"]),
         "number": case["number"],
         "channel": case["channel"],
@@ -178,6 +185,9 @@ def registered_event(case):
         "proposed_channel_class": case["proposed_channel_class"],
         "guided_to": case["guided_to"] and case["guided_to"]["route"],
     }
+    if case["channel_class"] == access.DISCIPLINE:
+        data.update(subject=WITHHELD, description="", petitioners=[], details={})
+    return data
 
 
 def guided_event(case):
@@ -195,5 +205,5 @@ def repeat_linked_event(original, repeat):
         "repeat_count": original["repeat_count"],
         "channel": repeat["channel"],
         "received_at": repeat["received_at"].isoformat(),
-        "petitioners": masked(repeat["petitioners"]),
+        "petitioners": [] if original["channel_class"] == access.DISCIPLINE else masked(repeat["petitioners"]),
     }

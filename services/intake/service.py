@@ -4,22 +4,17 @@ from datetime import datetime, timezone
 from psycopg.errors import UniqueViolation
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from fengqiao import access
 from fengqiao.county import CountyConfig
 from fengqiao.service import BackboneService
-from fengqiao.web import Problem, invalid, json_response, load_body, load_query, route
-from services.intake import domain, guide, registration, store
+from fengqiao.web import Problem, invalid, json_response, load_body, load_query, principal, refusals_as_problems, route
+from services.intake import domain, guide, ledger, reception, reception_store, registration, store
 from services.intake.dependencies import PersonalDataVault
-from fengqiao.web import principal, refusals_as_problems
-from services.intake import ledger
-from services.intake.schemas import LedgerImportQuerySchema, LedgerReportSchema
-from services.intake import reception, reception_store
 from services.intake.schemas import (
-    APPOINTMENT_EXAMPLE, RECEPTION_EXAMPLE, AppointmentRequestSchema, AppointmentSchema, ReceptionPublicationSchema,
-    ReceptionSchema, RosterQuery,
-)
-from services.intake.schemas import (
-    REGISTRATION_EXAMPLE, CaseRegistrationSchema, CaseSchema, ContactSchema, ClusterSchema, ClustersQuery, GuideEntrySchema,
-    GuideQuery, RegisteredCaseSchema,
+    APPOINTMENT_EXAMPLE, RECEPTION_EXAMPLE, REGISTRATION_EXAMPLE, AppointmentRequestSchema, AppointmentSchema,
+    CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, ContactSchema, GuideEntrySchema, GuideQuery,
+    LedgerImportQuerySchema, LedgerReportSchema, ReceptionPublicationSchema, ReceptionSchema, RegisteredCaseSchema,
+    RosterQuery,
 )
 
 
@@ -35,6 +30,7 @@ class IntakeService(BackboneService):
                       " linked to its case"})
     def register_case(self, request):
         payload = load_body(request, CaseRegistrationSchema())
+        self._within_scope(request, payload["location"])
         headers = (request.headers.get("X-Correlation-ID"), request.headers.get("Idempotency-Key"))
         try:
             result = self._register(payload, *headers)
@@ -64,7 +60,8 @@ class IntakeService(BackboneService):
            query_schema=ClustersQuery, response_schema=ClusterSchema(many=True))
     def problem_clusters(self, request):
         query = load_query(request, ClustersQuery())
-        return json_response(ClusterSchema(many=True).dump(store.clusters(self.db, **query)))
+        scope = access.sql_filter(principal(request), self.county, "c.location", "c.channel_class")
+        return json_response(ClusterSchema(many=True).dump(store.clusters(self.db, scope, **query)))
 
     @route("POST", "/cases/import", roles=("clerk", "operator"), summary=ledger.SUMMARY,
            query_schema=LedgerImportQuerySchema, response_schema=LedgerReportSchema)
@@ -111,7 +108,7 @@ class IntakeService(BackboneService):
     @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema)
     def get_case(self, request, number):
         case = store.find_case(self.db, number)
-        if case is None:
+        if case is None or not access.sees(principal(request), self.county, case["location"], case["channel_class"]):
             raise Problem(404, "Not Found", f"no case {number}")
         return json_response(CaseSchema().dump(case))
 
@@ -135,6 +132,7 @@ class IntakeService(BackboneService):
            request_schema=ReceptionPublicationSchema, response_schema=ReceptionSchema, example=RECEPTION_EXAMPLE)
     def publish_reception(self, request):
         payload = load_body(request, ReceptionPublicationSchema())
+        self._within_scope(request, payload["township"])
         session = self._on_roster(lambda tx, now: reception.publish(tx, self.county, payload, now))
         return json_response(ReceptionSchema().dump(reception.session_view(self.county, session)), status=201)
 
@@ -165,6 +163,12 @@ class IntakeService(BackboneService):
         appointment = self._on_roster(lambda tx, now: reception.cancel(
             tx, reception.parse_id(reception_id), reception.parse_id(appointment_id), now))
         return json_response(AppointmentSchema().dump(reception.appointment_view(appointment)))
+
+    def _within_scope(self, request, place):
+        """A record made at a place outside the caller's jurisdiction is refused (403)."""
+        who = principal(request)
+        if not access.covers(who, self.county, place):
+            raise Problem(403, "Forbidden", f"{place} lies outside your jurisdiction ({who.scope})")
 
     def _on_roster(self, work):
         """One unit of work on the roster; its refusals as problems: 400 by field, 404, 409."""

@@ -54,7 +54,7 @@ def earlier_case_of(tx, person_hashes, category, place, since):
     """The earliest case since `since` on the same matter (category and place) with one of
     these people among its petitioners; locked, as a repeat is about to be counted on it."""
     return tx.execute(
-        "SELECT c.id, c.number, c.repeat_count, c.correlationid FROM cases c"
+        "SELECT c.id, c.number, c.repeat_count, c.correlationid, c.channel_class FROM cases c"
         " WHERE c.category = %s AND c.place = %s AND c.registered_at >= %s AND EXISTS ("
         "   SELECT 1 FROM petitioners p WHERE p.case_id = c.id"
         "   AND (p.id_number_hash = ANY(%s) OR p.phone_hash = ANY(%s)))"
@@ -97,17 +97,18 @@ def join_cluster(tx, case, other):
     return cluster_id, size
 
 
-def clusters(db, township=None, category=None):
-    """Clusters with their cases, largest first."""
+def clusters(db, scope, township=None, category=None):
+    """Clusters with their cases the caller may see (`scope`: access.sql_filter over `c`),
+    largest first."""
+    where, params = scope
     rows = db.query(
         "SELECT k.id, k.category, k.place, k.township, k.created_at,"
         " json_agg(json_build_object('number', c.number, 'subject', c.subject,"
         "   'registered_at', c.registered_at) ORDER BY c.registered_at) AS cases"
         " FROM problem_clusters k JOIN cases c ON c.cluster_id = k.id"
-        " WHERE (%(township)s::text IS NULL OR k.township = %(township)s)"
-        "   AND (%(category)s::text IS NULL OR k.category = %(category)s)"
-        " GROUP BY k.id ORDER BY count(*) DESC, k.created_at",
-        {"township": township, "category": category})
+        " WHERE (%s::text IS NULL OR k.township = %s) AND (%s::text IS NULL OR k.category = %s)"
+        f" AND {where} GROUP BY k.id ORDER BY count(*) DESC, k.created_at",
+        (township, township, category, category, *params))
     return [{**r, "size": len(r["cases"])} for r in rows]
 
 

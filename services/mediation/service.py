@@ -7,7 +7,7 @@ from urllib.parse import quote
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
-from fengqiao import deadline_store
+from fengqiao import access, deadline_store
 from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
@@ -101,7 +101,7 @@ class MediationService(BackboneService):
         now = _now()
         with self.db.transaction() as tx:
             known = store.find_case_by_number(tx, body["case"])
-            if known is None:
+            if known is None or not access.sees(principal(request), self.county, known["location"] or known["township"]):
                 raise invalid({"case": "no such case here (not registered, guided, or a discipline report)"})
             case = store.lock_case(tx, known["id"])
             running = store.open_file_of_case(tx, case["id"])
@@ -121,14 +121,14 @@ class MediationService(BackboneService):
            example=EXAMPLES["mediators"], response_schema=FileSchema, summary="Change the mediators, with a reason")
     def change_mediators(self, request, number):
         body = load_body(request, MediatorsSchema())
-        return self._command(number, lambda tx, file, now: domain.change_mediators(
+        return self._command(request, number, lambda tx, file, now: domain.change_mediators(
             file, self.county, body["mediators"], body["reason"], principal(request).subject, now))
 
     @route("POST", "/files/<number>/parties", roles=MEDIATORS, request_schema=PartySchema, example=EXAMPLES["party"],
            response_schema=FileSchema, summary="Add a party (申请人, 被申请人, 第三人)")
     def add_party(self, request, number):
         body = load_body(request, PartySchema())
-        return self._command(number, lambda tx, file, now: domain.add_party(
+        return self._command(request, number, lambda tx, file, now: domain.add_party(
             file, body["name"], body["role"], principal(request).subject, now))
 
     @route("POST", "/files/<number>/complexity", roles=MEDIATORS, request_schema=ComplexitySchema,
@@ -143,13 +143,13 @@ class MediationService(BackboneService):
             new = self.deadlines.policies[domain.COMPLEXITY_POLICY[file["complexity"]]]
             deadline_store.switch(tx, file["id"], old, new, self.deadlines.calendar, now)
             return facts
-        return self._command(number, work)
+        return self._command(request, number, work)
 
     @route("POST", "/files/<number>/sessions", roles=MEDIATORS, request_schema=SessionSchema, status=201,
            example=EXAMPLES["session"], response_schema=FileSchema, summary="Schedule a session (调解会)")
     def schedule_session(self, request, number):
         body = load_body(request, SessionSchema())
-        return self._command(number, lambda tx, file, now: domain.schedule_session(
+        return self._command(request, number, lambda tx, file, now: domain.schedule_session(
             file, body["at"], body["place"], body["mediators"] or [], body["parties"], principal(request).subject,
             now)[1], status=201)
 
@@ -157,27 +157,27 @@ class MediationService(BackboneService):
            example=EXAMPLES["held"], response_schema=FileSchema, summary="Record a session held: attendance, minutes")
     def hold_session(self, request, number, session_id):
         body = load_body(request, HeldSchema())
-        return self._command(number, lambda tx, file, now: domain.hold_session(
+        return self._command(request, number, lambda tx, file, now: domain.hold_session(
             file, session_id, body["attendance"], body["minutes"], principal(request).subject, now))
 
     @route("POST", "/files/<number>/sessions/<session_id>/cancel", roles=MEDIATORS, request_schema=ReasonSchema,
            example=EXAMPLES["reason"], response_schema=FileSchema, summary="Cancel a scheduled session")
     def cancel_session(self, request, number, session_id):
         body = load_body(request, ReasonSchema())
-        return self._command(number, lambda tx, file, now: domain.cancel_session(
+        return self._command(request, number, lambda tx, file, now: domain.cancel_session(
             file, session_id, body["reason"], principal(request).subject, now))
 
     @route("POST", "/files/<number>/pause", roles=MEDIATORS, request_schema=PauseSchema, example=EXAMPLES["pause"],
            response_schema=FileSchema, summary="Pause the clock for an appraisal, evaluation or hearing")
     def pause(self, request, number):
         body = load_body(request, PauseSchema())
-        return self._command(number, lambda tx, file, now: domain.pause(
+        return self._command(request, number, lambda tx, file, now: domain.pause(
             file, body["reason"], body["note"], principal(request).subject, now))
 
     @route("POST", "/files/<number>/resume", roles=MEDIATORS, response_schema=FileSchema,
            summary="Resume the clock; the paused time is credited to the deadline")
     def resume(self, request, number):
-        return self._command(number, lambda tx, file, now: domain.resume(file, principal(request).subject, now))
+        return self._command(request, number, lambda tx, file, now: domain.resume(file, principal(request).subject, now))
 
     @route("POST", "/files/<number>/conclude", roles=MEDIATORS, request_schema=ConcludeSchema,
            example=EXAMPLES["conclude"], response_schema=FileSchema,
@@ -195,14 +195,14 @@ class MediationService(BackboneService):
                 deadline_store.start(tx, self.deadlines.policies[domain.PERFORMANCE_POLICY], self._owner(file),
                                      calendar.end_of_day(due), calendar, self._context(file))
             return facts
-        return self._command(number, work)
+        return self._command(request, number, work)
 
     @route("POST", "/files/<number>/performance", roles=MEDIATORS, request_schema=PerformanceSchema,
            example=EXAMPLES["performance"], response_schema=FileSchema,
            summary="Record whether the agreement was kept (协议履行回访)")
     def check_performance(self, request, number):
         body = load_body(request, PerformanceSchema())
-        return self._command(number, lambda tx, file, now: domain.check_performance(
+        return self._command(request, number, lambda tx, file, now: domain.check_performance(
             file, body["kept"], body["note"], principal(request).subject, now))
 
     # --- queries --------------------------------------------------------------------------
@@ -212,19 +212,22 @@ class MediationService(BackboneService):
     def list_files(self, request):
         query = load_query(request, FilesQuery())
         with self.db.transaction() as tx:
-            files = store.list_files(tx, query["case"], query["body"], query["mediator"], query["status"])
+            places = access.places_within(principal(request), self.county)
+            bodies = None if places is None else [b.code for b in self.county.bodies.values() if b.node in places]
+            files = store.list_files(tx, (places, bodies), query["case"], query["body"], query["mediator"],
+                                     query["status"])
             return json_response(FileSchema(many=True).dump([self._view(tx, f) for f in files]))
 
     @route("GET", "/files/<number>", response_schema=FileSchema, summary="A file with its clocks")
     def get_file(self, request, number):
         with self.db.transaction() as tx:
-            return json_response(FileSchema().dump(self._view(tx, self._found(tx, number))))
+            return json_response(FileSchema().dump(self._view(tx, self._visible(request, number, store.find_file(tx, number)))))
 
     @route("GET", "/files/<number>/archive", response_schema=ArchiveSchema,
            summary="The file's whole record as one document: registration, sessions, outcome, performance")
     def archive(self, request, number):
         with self.db.transaction() as tx:
-            file = self._found(tx, number)
+            file = self._visible(request, number, store.find_file(tx, number))
             case = store.find_case(tx, file["case_id"])
             return json_response(ArchiveSchema().dump({
                 "file": self._view(tx, file), "case": dict(case), "archived_at": _now().isoformat(),
@@ -233,7 +236,7 @@ class MediationService(BackboneService):
     @route("GET", "/files/<number>/agreement.pdf", summary="The agreement (调解协议书) as a PDF")
     def agreement_pdf(self, request, number):
         with self.db.transaction() as tx:
-            file = self._found(tx, number)
+            file = self._visible(request, number, store.find_file(tx, number))
         if (file["outcome"] or {}).get("outcome") != "agreement":
             raise Problem(409, "Conflict", f"file {number} was not concluded with an agreement")
         names = [p.name if (p := self.county.person(m)) else m for m in file["mediators"]]
@@ -278,14 +281,13 @@ class MediationService(BackboneService):
         self._record(tx, file, facts, now)
         return file
 
-    def _command(self, number, work, status=200):
-        """One command as one unit of work: lock the file, let the domain decide, record the facts
-        and their clocks; refusals as problems (400 by field, 404, 409 with why)."""
+    def _command(self, request, number, work, status=200):
+        """One command as one unit of work: lock the file (one outside the caller's jurisdiction
+        is not found), let the domain decide, record the facts and their clocks; refusals as
+        problems (400 by field, 404, 409 with why)."""
         now = _now()
         with refusals_as_problems(), self.db.transaction() as tx:
-            file = store.lock_file(tx, number)
-            if file is None:
-                raise Problem(404, "Not Found", f"no mediation file {number}")
+            file = self._visible(request, number, store.lock_file(tx, number))
             self._record(tx, file, work(tx, file, now), now)
             view = self._view(tx, file)
         return json_response(FileSchema().dump(view), status=status)
@@ -306,11 +308,18 @@ class MediationService(BackboneService):
         return {"case_id": str(file["case_id"]), "file_number": file["number"], "body": file["body"],
                 "mediators": file["mediators"]}
 
-    def _found(self, tx, number):
-        file = store.find_file(tx, number)
-        if file is None:
+    def _visible(self, request, number, file):
+        """The file, if the caller's jurisdiction holds its case's place or the mediating body's
+        (a file opened before the case's registration arrived knows only its township)."""
+        who = principal(request)
+        if file is None or not (access.sees(who, self.county, file.get("location") or file["township"])
+                                or access.sees(who, self.county, self._node_of(file["body"]))):
             raise Problem(404, "Not Found", f"no mediation file {number}")
         return file
+
+    def _node_of(self, body_code):
+        body = self.county.bodies.get(body_code)
+        return body and body.node
 
     def _view(self, tx, file):
         return {**file, "deadlines": deadline_store.active(tx, file["id"])}

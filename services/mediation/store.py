@@ -84,8 +84,14 @@ def find_file(tx, number):
     return dict(row["record"]) if row else None
 
 
-def list_files(tx, case_number=None, body=None, mediator=None, status=None, limit=200):
+def list_files(tx, within, case_number=None, body=None, mediator=None, status=None, limit=200):
+    """The newest files matching, within (places, bodies): of cases at those places or mediated
+    by those bodies (None: anywhere)."""
+    places, bodies = within
     sql, params = ["SELECT record FROM files WHERE true"], []
+    if places is not None:
+        sql.append("AND (coalesce(record->>'location', township) = ANY(%s) OR body = ANY(%s))")
+        params += [places, bodies]
     for clause, value in (("case_number = %s", case_number), ("body = %s", body),
                           ("%s = ANY(mediators)", mediator), ("status = %s", status)):
         if value is not None:

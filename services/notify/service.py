@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import requests
 from nameko.dependency_providers import Config
 
-from fengqiao import auth, metrics
+from fengqiao import access, auth, metrics
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
@@ -90,6 +90,9 @@ class NotifyService(BackboneService):
            query_schema=NotificationsQuery, response_schema=NotificationSchema(many=True))
     def list_notifications(self, request):
         query = load_query(request, NotificationsQuery())
+        township = query["case"].split("-", 1)[0]  # a case number starts with its township's code
+        if not access.covers(principal(request), self.county, township):  # a township's messages, for its people
+            raise Problem(404, "Not Found", f"no case {query['case']}")
         with self.db.transaction() as tx:
             return json_response(NotificationSchema(many=True).dump(store.notifications_of_case(tx, query["case"])))
 

@@ -18,6 +18,11 @@ def first_day(month):
     return date.fromisoformat(f"{month}-01")
 
 
+def months_compared(month):
+    """The months a category's warning for `month` reads: it, the three before, a year before."""
+    return [first_day(month_shift(month, k)) for k in (0, -1, -2, -3, -12)]
+
+
 def _rising(count, usual):
     return count >= RISING_MINIMUM and count >= RISING_FACTOR * usual
 

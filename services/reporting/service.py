@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
-from fengqiao import messaging, metrics
+from fengqiao import access, messaging, metrics
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, invalid, json_response, load_query, route
+from fengqiao.web import Problem, invalid, json_response, load_query, principal, refusals_as_problems, route
 from services.reporting import exports, hotspots, indicators, projection, rebuild, store
 from services.reporting.schemas import (
     BacklogSchema, FiltersQuery, HotspotsQuery, HotspotsSchema, IndicatorsSchema, OverdueSchema, StatsSchema,
@@ -90,7 +90,7 @@ class ReportingService(BackboneService):
     def case_timeline(self, request, number):
         with self.db.transaction() as tx:
             case = store.find_case(tx, number)
-            if case is None:
+            if case is None or not access.sees(principal(request), self.county, case["location"], case["channel_class"]):
                 raise Problem(404, "Not Found", f"no case {number}")
             events = store.events_of(tx, case["case_id"])
         row, clocks = projection.fold(case["case_id"], events, self.deadlines.policies, self.deadlines.calendar,
@@ -102,14 +102,15 @@ class ReportingService(BackboneService):
 
     @route("GET", "/stats", roles=READERS, summary="Case counts by status", response_schema=StatsSchema)
     def stats(self, request):
+        query = self._scoped(request, {})
         with self.db.transaction() as tx:
-            by_status = store.counts_by_status(tx)
+            by_status = store.counts_by_status(tx, query)
         return json_response(StatsSchema().dump({"total": sum(by_status.values()), "by_status": by_status}))
 
     @route("GET", "/indicators", roles=READERS, query_schema=FiltersQuery, response_schema=IndicatorsSchema,
            summary="Every indicator for a period and place, category, channel or body, with 环比 and 同比")
     def get_indicators(self, request):
-        query = load_query(request, FiltersQuery())
+        query = self._scoped(request, load_query(request, FiltersQuery()))
         first, last = self._period(query)
         periods = {"now": (first, last), "previous": _previous(first, last),
                    "last_year": (_year_before(first), _year_before(last))}
@@ -124,7 +125,7 @@ class ReportingService(BackboneService):
     @route("GET", "/backlog", roles=READERS, query_schema=FiltersQuery, response_schema=BacklogSchema,
            summary="Open cases (积案) by days since registration")
     def get_backlog(self, request):
-        query = load_query(request, FiltersQuery())
+        query = self._scoped(request, load_query(request, FiltersQuery()))
         with self.db.transaction() as tx:
             rows = store.backlog(tx, query, _now())
         buckets = {b: 0 for b in ("0-30", "31-60", "61-90", "91-180", "181-365", "365+")}
@@ -135,7 +136,7 @@ class ReportingService(BackboneService):
     @route("GET", "/overdue", roles=READERS, query_schema=FiltersQuery, response_schema=OverdueSchema(many=True),
            summary="Open cases past a deadline, the longest overdue first")
     def get_overdue(self, request):
-        query, now = load_query(request, FiltersQuery()), _now()
+        query, now = self._scoped(request, load_query(request, FiltersQuery()), lists=True), _now()
         with self.db.transaction() as tx:
             rows = store.overdue(tx, query, now)
         return json_response(OverdueSchema(many=True).dump([{**r, "overdue": [
@@ -145,20 +146,21 @@ class ReportingService(BackboneService):
     @route("GET", "/hotspots", roles=READERS, query_schema=HotspotsQuery, response_schema=HotspotsSchema,
            summary="Categories rising per place, growing repeat petitions and clusters (未诉先办 预警)")
     def get_hotspots(self, request):
-        query = load_query(request, HotspotsQuery())
+        query = self._scoped(request, load_query(request, HotspotsQuery()))
         month, calendar = query["month"], self.deadlines.calendar
-        first, end_month = (hotspots.first_day(hotspots.month_shift(month, k)) for k in (-12, 1))
-        start, end = calendar.start_of_day(first), calendar.start_of_day(end_month)
+        start, end = (calendar.start_of_day(hotspots.first_day(hotspots.month_shift(month, k))) for k in (-12, 1))
         tz, township = calendar.timezone, query["township"]
         with self.db.transaction() as tx:
-            counts = store.monthly_by_place_and_category(tx, first, end_month, tz, township)
+            counts = store.monthly_by_place_and_category(tx, hotspots.months_compared(month), tz, township)
             repeats = store.monthly_events_by_place(tx, "case.repeat_linked", start, end, tz, township)
             clusters = store.monthly_events_by_place(tx, "case.clustered", start, end, tz, township)
             alarms = store.open_alarms(tx, _now(), township)
-        return json_response(HotspotsSchema().dump({
-            "month": month, **alarms, "rising_categories": hotspots.categories(counts, month),
-            "repeat_petitions_growing": hotspots.growth(repeats, month),
-            "clusters_growing": hotspots.growth(clusters, month)}))
+        found = {"rising_categories": hotspots.categories(counts, month),
+                 "repeat_petitions_growing": hotspots.growth(repeats, month),
+                 "clusters_growing": hotspots.growth(clusters, month)}
+        if query["village"]:  # a village's people see their village's warnings only
+            found = {k: [h for h in v if h["place"] == query["village"]] for k, v in found.items()}
+        return json_response(HotspotsSchema().dump({"month": month, **alarms, **found}))
 
     @route("GET", "/ledger.csv", roles=READERS, query_schema=FiltersQuery, summary="The ledger (台账) as CSV, of any size (streamed)")
     def ledger_csv(self, request):
@@ -171,6 +173,22 @@ class ReportingService(BackboneService):
                             most=exports.XLSX_ROWS)
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    def _scoped(self, request, query, lists=False):
+        """The question narrowed to the caller's jurisdiction (a place outside it: 403); lists,
+        which name cases, leave out discipline reports unless the caller is their officer."""
+        who = principal(request)
+        with refusals_as_problems():
+            query["township"], query["village"] = access.narrow(who, self.county, query.get("township"),
+                                                                query.get("village"))
+        village = self.county.nodes.get(query["village"])
+        if village is not None and village.level == "village":  # a village is in one township
+            township = self.county.township_of(village.code).code
+            if query["township"] not in (None, township):
+                raise invalid({"village": f"{village.code} is a village of {township}, not of {query['township']}"})
+            query["township"] = township  # (the township's indexes serve the lists)
+        query["hide_discipline"] = lists and not access.sees_discipline(who)
+        return query
 
     def _period(self, query):
         """[from, to) in county dates; this month so far by default."""
@@ -185,7 +203,7 @@ class ReportingService(BackboneService):
         return tuple(self.deadlines.calendar.start_of_day(d) for d in period)
 
     def _ledger(self, request, render, mimetype, suffix, most=None):
-        query = load_query(request, FiltersQuery())
+        query = self._scoped(request, load_query(request, FiltersQuery()), lists=True)
         period = self._period(query)
         bounds = self._bounds(period)
         if most is not None:

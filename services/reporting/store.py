@@ -2,6 +2,7 @@
 queries the indicators, lists, hotspots and exports ask."""
 import hashlib
 import json
+from datetime import timedelta
 
 from psycopg.types.json import Jsonb
 
@@ -75,9 +76,11 @@ def find_case(tx, number):
     return tx.execute("SELECT * FROM cases WHERE number = %s", (number,)).fetchone()
 
 
-def counts_by_status(tx):
+def counts_by_status(tx, filters):
+    where, params = _where(filters)
     return {r["status"]: r["n"] for r in tx.execute(
-        "SELECT coalesce(status, 'unknown') AS status, count(*) AS n FROM cases GROUP BY 1 ORDER BY 1")}
+        f"SELECT coalesce(status, 'unknown') AS status, count(*) AS n FROM cases WHERE {where} GROUP BY 1 ORDER BY 1",
+        params)}
 
 
 # --- indicators -------------------------------------------------------------------------------
@@ -92,6 +95,8 @@ def _where(filters, period=None, column="registered_at", alias=""):
         if filters.get(name):
             clauses.append(f"{alias}{name} = %s")
             params.append(filters[name])
+    if filters.get("hide_discipline"):  # lists name cases: discipline reports only for their officers
+        clauses.append(f"{alias}channel_class IS DISTINCT FROM 'discipline'")
     return " AND ".join(clauses), params
 
 
@@ -106,11 +111,11 @@ def indicator_counts(tx, filters, days, bounds, timezone):
 
 def _tallied(tx, key, days):
     names = ", ".join(COUNTS)
-    match = "(township, village, category, channel, body) = (%s, %s, %s, %s, %s) AND day >= %s AND day < %s"
+    match = "key = %s AND day >= %s AND day < %s"
     return tx.execute(f"""
         SELECT {", ".join(f"coalesce(sum({n}), 0)::bigint AS {n}" for n in COUNTS)}
         FROM (SELECT {names} FROM tallies WHERE {match} UNION ALL SELECT {names} FROM tally_deltas WHERE {match}) t""",
-        [*key, *days, *key, *days]).fetchone()
+        [key, *days, key, *days]).fetchone()
 
 
 def _case_counts(tx, filters, period):
@@ -156,7 +161,7 @@ def compact_tallies(tx, limit=COMPACT_BATCH):
                        RETURNING *),
              added AS (INSERT INTO tallies ({keys}, {", ".join(COUNTS)})
                        SELECT {keys}, {", ".join(f"sum({n})" for n in COUNTS)} FROM moved GROUP BY {keys}
-                       ON CONFLICT (township, village, category, channel, body, day) DO UPDATE
+                       ON CONFLICT (key, day) DO UPDATE
                        SET {", ".join(f"{n} = tallies.{n} + excluded.{n}" for n in COUNTS)})
         SELECT count(*) AS n FROM moved""", (limit,)).fetchone()["n"]
 
@@ -248,25 +253,29 @@ def ledger_page(tx, filters, period, after=None, limit=5000):
 
 # --- hotspots ---------------------------------------------------------------------------------
 
-def monthly_by_place_and_category(tx, first_month, end_month, tz, township=None):
-    """(place, level, category, month) counts of cases registered in the county months [first,
-    end) (their first days): each village's, and each township's as a whole (its villages' and
-    its own) — from the tallies' monthly grouping when built, else from the rows."""
+def monthly_by_place_and_category(tx, months, tz, township=None):
+    """(place, level, category, month) counts of cases registered in the county months given
+    (their first days): each village's, and each township's as a whole (its villages' and its
+    own) — from the tallies' monthly grouping when built, else from the rows."""
     if tallies_built(tx, tz):
         monthly = "village <> '*' AND township <> '*' AND category <> '*' AND channel = '*' AND body = '*'" \
-                  " AND day >= %s AND day < %s AND (%s::text IS NULL OR township = %s)"
+                  " AND day = ANY(%s) AND (%s::text IS NULL OR township = %s)"
         counted = f"""SELECT township, village, category, to_char(day, 'YYYY-MM') AS month, registered
                       FROM tallies WHERE {monthly}
                       UNION ALL SELECT township, village, category, to_char(day, 'YYYY-MM'), registered
                       FROM tally_deltas WHERE {monthly}"""
-        params = [first_month, end_month, township, township] * 2
+        params = [list(months), township, township] * 2
     else:
-        counted = """SELECT coalesce(township, '') AS township, coalesce(village, '') AS village,
-                            coalesce(category, '') AS category,
-                            to_char(registered_at AT TIME ZONE %s, 'YYYY-MM') AS month, 1 AS registered
-                     FROM cases WHERE registered_at >= %s::timestamp AT TIME ZONE %s
-                       AND registered_at < %s::timestamp AT TIME ZONE %s AND (%s::text IS NULL OR township = %s)"""
-        params = [tz, first_month, tz, end_month, tz, township, township]
+        counted = """SELECT * FROM (
+                         SELECT coalesce(township, '') AS township, coalesce(village, '') AS village,
+                                coalesce(category, '') AS category,
+                                to_char(registered_at AT TIME ZONE %s, 'YYYY-MM') AS month, 1 AS registered
+                         FROM cases WHERE registered_at >= %s::timestamp AT TIME ZONE %s
+                           AND registered_at < %s::timestamp AT TIME ZONE %s
+                           AND (%s::text IS NULL OR township = %s)) c
+                     WHERE month = ANY(%s)"""
+        params = [tz, min(months), tz, max(months) + timedelta(days=31), tz, township, township,
+                  [m.strftime("%Y-%m") for m in months]]
     return tx.execute(f"{_BY_PLACE.format(what='category,', counted=counted)} AND sum(registered) <> 0",
                       params).fetchall()
 

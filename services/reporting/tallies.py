@@ -19,12 +19,14 @@ MEDIATION_COUNTS = {"agreements": "agreement", "failures": "no_agreement"}
 
 
 def key_for(filters):
-    """The tally key (township, village, category, channel, body) that answers these filters, or
-    None when no grouping holds them together (then the case rows are counted)."""
-    chosen = tuple(d for d in DIMENSIONS if filters.get(d))
+    """The tally key ("township|village|category|channel|body", as the tables' `key` column
+    joins them) that answers these filters, or None when no grouping holds them together (then
+    the case rows are counted). A village names its township: the township's filter adds nothing
+    (the service refuses a village of another township)."""
+    chosen = tuple(d for d in DIMENSIONS if filters.get(d) and not (d == "township" and filters.get("village")))
     if chosen not in DAILY:
         return None
-    return tuple(filters[d] if d in chosen else ANY for d in DIMENSIONS)
+    return "|".join(filters[d] if d in chosen else ANY for d in DIMENSIONS)
 
 
 def contributions(row, local_date):

@@ -3,7 +3,7 @@ signing to closure, watches its deadlines and escalates what stalls. Entrypoints
 rules are in rules.py and domain.py, the SQL in store.py."""
 from datetime import datetime, timezone
 
-from fengqiao import deadline_store
+from fengqiao import access, deadline_store
 from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
@@ -113,13 +113,13 @@ class RoutingService(BackboneService):
     @route("POST", "/cases/<number>/sign", roles=HANDLERS, summary="The lead body signs for the case (签收)",
            response_schema=CaseSchema)
     def sign(self, request, number):
-        return self._command(number, lambda tx, case, now: domain.sign(case, principal(request), now))
+        return self._command(request, number, lambda tx, case, now: domain.sign(case, principal(request), now))
 
     @route("POST", "/cases/<number>/return", roles=HANDLERS, request_schema=ReasonSchema, example=EXAMPLES["return"],
            summary="The lead body returns the case with its reason (退回)", response_schema=CaseSchema)
     def return_case(self, request, number):
         body = load_body(request, ReasonSchema())
-        return self._command(number, lambda tx, case, now: domain.return_case(
+        return self._command(request, number, lambda tx, case, now: domain.return_case(
             case, self.county, body["reason"], principal(request), now))
 
     @route("POST", "/cases/<number>/assign", roles=("clerk", "leader"), request_schema=AssignSchema,
@@ -127,20 +127,20 @@ class RoutingService(BackboneService):
            summary="The dispatcher re-routes a returned case; after two returns, the governance-center leader")
     def reassign(self, request, number):
         body = load_body(request, AssignSchema())
-        return self._command(number, lambda tx, case, now: domain.reassign(
+        return self._command(request, number, lambda tx, case, now: domain.reassign(
             case, self.county, body["body"], body["reason"], principal(request), now))
 
     @route("POST", "/cases/<number>/accept", roles=HANDLERS, response_schema=CaseSchema,
            summary="Accept the case (受理); the handling deadline starts")
     def accept(self, request, number):
-        return self._command(number, lambda tx, case, now: domain.accept(case, principal(request), now))
+        return self._command(request, number, lambda tx, case, now: domain.accept(case, principal(request), now))
 
     @route("POST", "/cases/<number>/not-accept", roles=HANDLERS, request_schema=NotAcceptSchema,
            example=EXAMPLES["not_accept"], response_schema=CaseSchema,
            summary="Do not accept the case, naming the lawful route it belongs to (不予受理)")
     def not_accept(self, request, number):
         body = load_body(request, NotAcceptSchema())
-        return self._command(number, lambda tx, case, now: domain.not_accept(
+        return self._command(request, number, lambda tx, case, now: domain.not_accept(
             case, self.county, body["reason"], body["lawful_route"], principal(request), now))
 
     @route("POST", "/cases/<number>/extend", roles=("leader",), request_schema=ExtendSchema,
@@ -154,25 +154,25 @@ class RoutingService(BackboneService):
             facts = domain.extend(case, self.county, body["days"], max_days, body["approver"], body["reason"], now)
             deadline_store.extend(tx, case["id"], "handling", body["days"], self.deadlines.calendar)
             return facts
-        return self._command(number, work)
+        return self._command(request, number, work)
 
     @route("POST", "/cases/<number>/suspend", roles=HANDLERS, request_schema=ReasonSchema, response_schema=CaseSchema,
            example=EXAMPLES["reason"], summary="Suspend handling (中止); the handling clock pauses")
     def suspend(self, request, number):
         body = load_body(request, ReasonSchema())
-        return self._command(number, lambda tx, case, now: domain.suspend(case, body["reason"], now))
+        return self._command(request, number, lambda tx, case, now: domain.suspend(case, body["reason"], now))
 
     @route("POST", "/cases/<number>/resume", roles=HANDLERS, response_schema=CaseSchema,
            summary="Resume handling; the paused time is credited to the deadline")
     def resume(self, request, number):
-        return self._command(number, lambda tx, case, now: domain.resume(case, now))
+        return self._command(request, number, lambda tx, case, now: domain.resume(case, now))
 
     @route("POST", "/cases/<number>/consultations", roles=HANDLERS, request_schema=ConsultSchema,
            example=EXAMPLES["consult"], response_schema=CaseSchema,
            summary="Record a joint consultation (联席会议): who attended, what was decided")
     def consult(self, request, number):
         body = load_body(request, ConsultSchema())
-        return self._command(number, lambda tx, case, now: domain.consult(
+        return self._command(request, number, lambda tx, case, now: domain.consult(
             case, self.county, principal(request).subject, body["bodies"], body["attendees"], body["decision"], now))
 
     @route("POST", "/cases/<number>/resolve", roles=HANDLERS, request_schema=ResolveSchema,
@@ -180,7 +180,7 @@ class RoutingService(BackboneService):
            summary="Resolve the case (办结) with its outcome (三到位一处理) and written reply")
     def resolve(self, request, number):
         body = load_body(request, ResolveSchema())
-        return self._command(number, lambda tx, case, now: domain.resolve(
+        return self._command(request, number, lambda tx, case, now: domain.resolve(
             case, body["outcome"], body["reply"], principal(request), now))
 
     @route("POST", "/cases/<number>/follow-up", roles=("clerk", "handler"), request_schema=FollowUpSchema,
@@ -188,7 +188,7 @@ class RoutingService(BackboneService):
            summary="Record the follow-up visit (回访) and the petitioner's rating")
     def follow_up(self, request, number):
         body = load_body(request, FollowUpSchema())
-        return self._command(number, lambda tx, case, now: domain.follow_up(
+        return self._command(request, number, lambda tx, case, now: domain.follow_up(
             case, body["rating"], body["note"], principal(request), now))
 
     @route("POST", "/cases/<number>/review-request", roles=("clerk",), request_schema=ReasonSchema,
@@ -196,27 +196,27 @@ class RoutingService(BackboneService):
            summary="An unsatisfied petitioner asks for a review (复查), then a re-review (复核)")
     def request_review(self, request, number):
         body = load_body(request, ReasonSchema())
-        return self._command(number, lambda tx, case, now: domain.request_review(case, body["reason"], now))
+        return self._command(request, number, lambda tx, case, now: domain.request_review(case, body["reason"], now))
 
     @route("POST", "/cases/<number>/review-decision", roles=("leader",), request_schema=ReviewDecisionSchema,
            example=EXAMPLES["review_decision"], response_schema=CaseSchema,
            summary="The next level up decides the review: upheld, or redo (reopened)")
     def decide_review(self, request, number):
         body = load_body(request, ReviewDecisionSchema())
-        return self._command(number, lambda tx, case, now: domain.decide_review(
+        return self._command(request, number, lambda tx, case, now: domain.decide_review(
             case, body["decision"], body["reply"], principal(request), now))
 
     @route("POST", "/cases/<number>/close", roles=("clerk", "leader"), response_schema=CaseSchema,
            summary="Close the case (结案)")
     def close(self, request, number):
-        return self._command(number, lambda tx, case, now: domain.close(case, now))
+        return self._command(request, number, lambda tx, case, now: domain.close(case, now))
 
     @route("POST", "/cases/<number>/risk", roles=("handler", "leader", "supervisor"), request_schema=RiskSchema,
            example=EXAMPLES["risk"], response_schema=CaseSchema,
            summary="Set the risk colour by hand, with a reason")
     def set_risk(self, request, number):
         body = load_body(request, RiskSchema())
-        return self._command(number, lambda tx, case, now: domain.reassess_risk(
+        return self._command(request, number, lambda tx, case, now: domain.reassess_risk(
             case, self.county, self.rules, now, by=principal(request).subject, level=body["level"],
             reason=body["reason"]))
 
@@ -225,7 +225,7 @@ class RoutingService(BackboneService):
            summary="Send the case up a tier (上报): beyond this level's authority")
     def escalate(self, request, number):
         body = load_body(request, ReasonSchema())
-        return self._command(number, lambda tx, case, now: domain.escalate(
+        return self._command(request, number, lambda tx, case, now: domain.escalate(
             case, self.county, self.rules, body["reason"], now, by=principal(request).subject))
 
     @route("POST", "/cases/<number>/whistles", roles=HANDLERS, request_schema=WhistleSchema, status=201,
@@ -241,7 +241,7 @@ class RoutingService(BackboneService):
             deadline_store.start(tx, self.deadlines.policies["whistle_report"], self._owner(case, whistle["id"]),
                                  now, self.deadlines.calendar, {"case_id": str(case["id"]), "bodies": body["bodies"]})
             return facts
-        return self._command(number, work, status=201)
+        return self._command(request, number, work, status=201)
 
     @route("POST", "/cases/<number>/whistles/<whistle_id>/report", roles=HANDLERS, request_schema=WhistleReportSchema,
            example=EXAMPLES["whistle_report"], response_schema=CaseSchema,
@@ -256,19 +256,19 @@ class RoutingService(BackboneService):
             if whistle["status"] == "answered":
                 deadline_store.stop(tx, whistle["id"], "whistle_report", now)
             return facts
-        return self._command(number, work)
+        return self._command(request, number, work)
 
     # --- queries --------------------------------------------------------------------------
 
     @route("GET", "/cases/<number>", summary="A case's handling: status, bodies, risk, deadlines, why",
            response_schema=CaseSchema)
     def get_case(self, request, number):
-        return json_response(CaseSchema().dump(self._read(number)[1]))
+        return json_response(CaseSchema().dump(self._read(request, number)[1]))
 
     @route("GET", "/cases/<number>/explanation", response_schema=ExplanationSchema,
            summary="Why the rules route the case as they do: each rule, each condition; changes nothing")
     def explain(self, request, number):
-        case, _ = self._read(number)
+        case, _ = self._read(request, number)
         decision, trail = routing_rules.explain(self.county, self.rules, case)
         return json_response(ExplanationSchema().dump({
             "number": number, "rules": trail,
@@ -278,14 +278,14 @@ class RoutingService(BackboneService):
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _command(self, number, work, status=200):
-        """One command as one unit of work: lock the case, let the domain decide, record the
-        facts and their deadlines; refusals as problems (400 by field, 404, 409 with why)."""
+    def _command(self, request, number, work, status=200):
+        """One command as one unit of work: lock the case (one outside the caller's jurisdiction
+        is not found), let the domain decide, record the facts and their deadlines; refusals as
+        problems (400 by field, 404, 409 with why)."""
         now = _now()
         with refusals_as_problems(), self.db.transaction() as tx:
             case = store.lock_case(tx, number)
-            if case is None:
-                raise Problem(404, "Not Found", f"no case {number}")
+            self._visible(request, number, case)
             self._record(tx, case, work(tx, case, now), now)
             view = self._view(tx, case)
         return json_response(CaseSchema().dump(view), status=status)
@@ -322,10 +322,13 @@ class RoutingService(BackboneService):
     def _view(self, tx, case):
         return {**case, "deadlines": deadline_store.active(tx, case["id"]), "whistles": store.whistles_of(tx, case["id"])}
 
-    def _read(self, number):
+    def _read(self, request, number):
         with self.db.transaction() as tx:
             case = store.find_case(tx, number)
-            if case is None:
-                raise Problem(404, "Not Found", f"no case {number}")
+            self._visible(request, number, case)
             return case, self._view(tx, case)
+
+    def _visible(self, request, number, case):
+        if case is None or not access.sees(principal(request), self.county, case["location"], case["channel_class"]):
+            raise Problem(404, "Not Found", f"no case {number}")
 

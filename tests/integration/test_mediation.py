@@ -176,7 +176,8 @@ def test_refused_commands_say_why_and_change_nothing(mediation, amqp_uri):
     assert post(base, "QS-2026-999999-M1/resume").status_code == 404
     assert post(base, f"{n}/sessions/not-a-session/held", {"attendance": ["王某某"], "minutes": "笔录"}).status_code == 404
     assert requests.get(f"{base}/files/{n}/agreement.pdf", headers=CLERK).status_code == 409
-    opened_again = requests.post(f"{base}/files", json={"case": NUMBER, "body": "QS-JUDICIAL"}, headers=MEDIATOR)
+    township_mediator = token("mediator", who="QS-SFS-01", scope="QS")  # the case's village is not known here yet
+    opened_again = requests.post(f"{base}/files", json={"case": NUMBER, "body": "QS-JUDICIAL"}, headers=township_mediator)
     assert opened_again.status_code == 409 and f"{n} is in progress" in opened_again.json()["detail"]
     assert [e["type"] for e in outbox_events(url)] == ["mediation.opened"]
 

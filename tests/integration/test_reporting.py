@@ -264,7 +264,8 @@ def monthly(pool, built):
         with conn.transaction(force_rollback=True):
             if not built:
                 conn.execute("UPDATE tally_state SET version = NULL")
-            rows = store.monthly_by_place_and_category(conn, date(2025, 1, 1), date(2026, 5, 1), "Asia/Shanghai")
+            months = [date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 1), date(2025, 12, 1), date(2025, 3, 1)]
+            rows = store.monthly_by_place_and_category(conn, months, "Asia/Shanghai")
             return sorted((r["place"], r["category"], r["month"], r["n"]) for r in rows)
 
 

@@ -95,6 +95,16 @@ def test_events_carry_personal_data_masked():
     assert "13800138000" not in str(data) and "44052419500101001X" not in str(data)
 
 
+def test_a_discipline_reports_events_carry_no_text_and_no_petitioner():
+    case = {**domain.new_case(COUNTY, reg(category="cadre_misconduct")), "number": "QS-2026-000001"}
+    assert case["channel_class"] == "discipline"
+    data = domain.registered_event(case)
+    assert (data["subject"], data["description"], data["petitioners"]) == (domain.WITHHELD, "", [])
+    assert data["petitioner_count"] == 1 and "王某某" not in str(data) and case["subject"] not in str(data)
+    repeat = domain.repeat_linked_event({**case, "repeat_count": 1}, case)
+    assert repeat["petitioners"] == [] and "王某某" not in str(repeat)
+
+
 def test_the_category_proposes_the_class_and_an_override_needs_a_reason():
     case = domain.new_case(COUNTY, reg())
     assert case["channel_class"] == case["proposed_channel_class"] == "civil_dispute"

@@ -51,8 +51,9 @@ def test_a_mediation_counts_on_its_day_under_the_body_that_mediated():
 
 
 def test_filters_the_tallies_answer_and_those_left_to_the_rows():
-    assert tallies.key_for({}) == ("*",) * 5
-    assert tallies.key_for({"channel": "hotline", "body": "QS-JUDICIAL"}) == ("*", "*", "*", "hotline", "QS-JUDICIAL")
-    assert tallies.key_for({"village": "QS01", "township": None}) == ("*", "QS01", "*", "*", "*")
+    assert tallies.key_for({}) == "*|*|*|*|*"
+    assert tallies.key_for({"channel": "hotline", "body": "QS-JUDICIAL"}) == "*|*|*|hotline|QS-JUDICIAL"
+    assert tallies.key_for({"village": "QS01", "township": None}) == "*|QS01|*|*|*"
+    assert tallies.key_for({"village": "QS01", "township": "QS"}) == "*|QS01|*|*|*"
     assert tallies.key_for({"village": "QS01", "category": "land_dispute"}) is None
     assert tallies.key_for({"township": "QS", "category": "x", "channel": "visit"}) is None

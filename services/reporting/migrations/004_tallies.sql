@@ -23,6 +23,9 @@ CREATE INDEX cases_open_by_age ON cases (registered_at) WHERE open;
 -- The filters the tallies do not hold (a village with another, three at once) read the rows.
 CREATE INDEX cases_by_village ON cases (village, registered_at);
 CREATE INDEX cases_by_body ON cases (body, registered_at);
+CREATE INDEX cases_by_township_and_category ON cases (township, category, registered_at);
+-- A township's overdue list, longest overdue first.
+CREATE INDEX cases_overdue_by_township ON cases (township, next_due_at) WHERE next_due_at IS NOT NULL;
 DROP INDEX cases_by_status;
 
 CREATE TABLE tallies (
@@ -48,13 +51,17 @@ CREATE TABLE tallies (
     sent_to_county        integer NOT NULL DEFAULT 0,
     agreements            integer NOT NULL DEFAULT 0,
     failures              integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (township, village, category, channel, body, day)
+    -- The five as one value: the planner estimates one column's equality well, where five
+    -- columns full of '*' made it expect a million rows and scan them all.
+    key text GENERATED ALWAYS AS (township || '|' || village || '|' || category || '|' || channel || '|' || body)
+        STORED,
+    PRIMARY KEY (key, day)
 );
-CREATE TABLE tally_deltas (LIKE tallies INCLUDING DEFAULTS, seq bigserial PRIMARY KEY);
+CREATE TABLE tally_deltas (LIKE tallies INCLUDING DEFAULTS INCLUDING GENERATED, seq bigserial PRIMARY KEY);
 -- The hotspots read a county's (or a township's) monthly places and categories.
 CREATE INDEX tallies_by_month_and_place ON tallies (day, township)
     WHERE township <> '*' AND village <> '*' AND category <> '*' AND channel = '*' AND body = '*';
-CREATE INDEX tally_deltas_by_key ON tally_deltas (township, village, category, channel, body, day);
+CREATE INDEX tally_deltas_by_key ON tally_deltas (key, day);
 -- When the tallies were last built from the case rows, and for which groupings, counts and
 -- time zone (store.tally_version): until they are built for the running code, the indicators
 -- count the rows and the service builds them.
