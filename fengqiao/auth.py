@@ -1,7 +1,13 @@
 """Bearer-JWT authentication: who the caller is, in which roles, over which node of the county
-tree (their jurisdiction scope). HS256 with a shared secret for now."""
+tree (their jurisdiction scope). In production people's tokens are RS256, signed by the
+county's identity provider and checked against its published keys (a JWKS URL or file); HS256
+with the services' shared secret is for development — and, once keys are configured, for the
+services' own `service` tokens only."""
+import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import jwt
 
@@ -11,6 +17,9 @@ ROLES = (
     "service",  # another Fengqiao service (notify asking intake for a petitioner's phone)
 )
 ISSUER = "fengqiao"
+# After fetching the provider's keys, wait this long before fetching them again for a key id
+# not among them (a rotation), so that tokens with made-up key ids cannot hammer the provider.
+JWKS_REFETCH_SECONDS = 30
 
 
 class AuthError(Exception):
@@ -39,12 +48,21 @@ def issue(secret, audience, subject, roles, scope, ttl_seconds=8 * 3600):
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify(secret, audience, token):
+def verify(secret, audience, token, jwks=None):
+    """The token's principal, or AuthError: expired, not yet valid, wrongly signed, for another
+    audience or issuer, malformed, or without roles and scope. `jwks`: a URL or file of the
+    identity provider's public keys; RS256 tokens need it, and with it HS256 is accepted only
+    for the `service` role."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], audience=audience, issuer=ISSUER,
-            options={"require": ["exp", "sub", "aud", "iss"]},
-        )
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if algorithm == "RS256" and jwks:
+            key = _key_set(jwks).signing_key(token)
+        elif algorithm == "HS256":
+            key = secret
+        else:
+            raise AuthError(f"tokens signed with {algorithm} are not accepted here")
+        claims = jwt.decode(token, key, algorithms=[algorithm], audience=audience, issuer=ISSUER,
+                            options={"require": ["exp", "sub", "aud", "iss"]})
     except jwt.PyJWTError as exc:
         raise AuthError(str(exc)) from exc
     roles, scope = claims.get("roles"), claims.get("scope")
@@ -52,7 +70,34 @@ def verify(secret, audience, token):
         raise AuthError(f"token roles must be a list of: {', '.join(ROLES)}")
     if not isinstance(scope, str) or not scope:
         raise AuthError("token lacks a scope")
+    if algorithm == "HS256" and jwks and roles != ["service"]:
+        raise AuthError("people's tokens must be RS256, signed by the identity provider")
     return Principal(subject=claims["sub"], roles=tuple(roles), scope=scope)
+
+
+class _KeySet:
+    """The identity provider's public keys: fetched from a URL (and again for a key id not seen
+    yet: the provider rotated its keys) or read from a file."""
+
+    def __init__(self, source):
+        if source.startswith(("https://", "http://")):
+            self._client = jwt.PyJWKClient(source, lifespan=3600, cooldown_duration=JWKS_REFETCH_SECONDS)
+        else:
+            self._client, self._keys = None, jwt.PyJWKSet.from_dict(json.loads(Path(source).read_text()))
+
+    def signing_key(self, token):
+        if self._client is not None:
+            return self._client.get_signing_key_from_jwt(token).key
+        kid = jwt.get_unverified_header(token).get("kid")
+        found = [k for k in self._keys.keys if kid is None or k.key_id == kid]
+        if not found:
+            raise jwt.InvalidKeyError(f"no key {kid!r} in the identity provider's key set")
+        return found[0].key
+
+
+@lru_cache(maxsize=4)
+def _key_set(source):
+    return _KeySet(source)
 
 
 def bearer_token(authorization_header):

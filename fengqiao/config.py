@@ -33,6 +33,7 @@ class Settings:
     http_address: str
     jwt_secret: str
     jwt_audience: str
+    jwt_jwks: str
     county_file: Path
     deadlines_file: Path
     rules_file: Path
@@ -70,6 +71,7 @@ class Settings:
             "RELAY_IDLE_SECONDS": self.relay_idle_seconds,
             "JWT_SECRET": self.jwt_secret,
             "JWT_AUDIENCE": self.jwt_audience,
+            "JWT_JWKS": self.jwt_jwks,
             "COUNTY_FILE": str(self.county_file),
             "DEADLINES_FILE": str(self.deadlines_file),
             "RULES_FILE": str(self.rules_file),
@@ -98,9 +100,11 @@ def settings(service):
         admin_database_url=f"{pg}/postgres",
         amqp_uri=_env("FENGQIAO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/fengqiao"),
         http_address=f"{_env('FENGQIAO_HTTP_HOST', '127.0.0.1')}:{port}",
-        # Development secret; production sets its own (and, from the access issue on, RS256).
+        # Development secret; production sets its own, for the services' own tokens only once
+        # the identity provider's keys (a JWKS URL or file) check people's RS256 tokens.
         jwt_secret=_env("FENGQIAO_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
+        jwt_jwks=_env("FENGQIAO_JWT_JWKS", ""),
         county_file=Path(_env("FENGQIAO_COUNTY_FILE", REPO_ROOT / "deploy/county/sample-county.yaml")),
         deadlines_file=Path(_env("FENGQIAO_DEADLINES_FILE", REPO_ROOT / "deploy/county/deadlines.yaml")),
         rules_file=Path(_env("FENGQIAO_RULES_FILE", REPO_ROOT / "deploy/county/rules.yaml")),

@@ -171,7 +171,7 @@ class Route(HttpRequestHandler):
         config = self.container.config
         try:
             who = auth.verify(config["JWT_SECRET"], config["JWT_AUDIENCE"],
-                              auth.bearer_token(request.headers.get("Authorization")))
+                              auth.bearer_token(request.headers.get("Authorization")), config.get("JWT_JWKS"))
         except auth.AuthError as exc:
             raise Problem(401, "Unauthorized", str(exc))
         if self.roles and not who.has_any(self.roles):
