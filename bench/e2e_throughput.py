@@ -154,11 +154,14 @@ def start_services(log_dir):
     return processes
 
 
-def http_clients(url, token):
-    """A requests.Session per client thread, posting registrations."""
+def http_clients(url, issue):
+    """A requests.Session per client thread — a window with its own clerk's token — posting
+    registrations."""
+    windows = iter(range(1_000_000))
+
     def make_worker():
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {token}"
+        session.headers["Authorization"] = f"Bearer {issue(f'bench-window-{next(windows)}')}"
 
         def register(i):
             r = session.post(url, json=measure.registration(i), timeout=30)
@@ -180,13 +183,13 @@ def run_services(args, prefix):
                        check=True, stdout=subprocess.DEVNULL)  # a process of its own: the CLI patches
         processes = start_services(log_dir)
         s = config.settings("intake")
-        token = auth.issue(s.jwt_secret, s.jwt_audience, "bench", ["clerk"], "SH")
         url = f"http://127.0.0.1:{launcher.port_of('intake')}/cases"
         assert_plain_process()
         progress(f"services: {args.warmup} warm-up + {args.cases} cases at concurrency {args.concurrency}")
         return measure.measure(
             "Fengqiao services (5 nameko processes, HTTP in)", args.cases, args.concurrency,
-            http_clients(url, token), measure.ReadModel(config.settings("reporting").database_url),
+            http_clients(url, lambda who: auth.issue(s.jwt_secret, s.jwt_audience, who, ["clerk"], "SH")),
+            measure.ReadModel(config.settings("reporting").database_url),
             args.poll_ms / 1000, args.timeout, args.warmup,
             cpu_groups={**measure.single_processes({n: p.pid for n, p in processes.items()}),
                         **server_cpu_groups()},

@@ -7,13 +7,18 @@
   openapi [--out DIR]                      write each service's OpenAPI document (docs/api/)
   dead-letters list [SERVICE...]           what is parked in the dead-letter queues, with errors
   dead-letters replay QUEUE [--id EVENT]   send parked messages back to their handler
+  audit verify [SERVICE...]                walk each audit log's hash chain (exit 1 if broken)
+  audit list SERVICE [--subject S] [--action A] [--limit N]   the newest audit entries
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
-from fengqiao import auth, config, db, messaging, migrations
+import psycopg
+from psycopg.rows import dict_row
+
+from fengqiao import audit, auth, config, db, messaging, migrations
 
 
 def _runner():
@@ -83,6 +88,27 @@ def cmd_rebuild_read_model(args):
     print(f"reporting: {n} case(s) folded again from their events")
 
 
+def _connect(service):
+    return psycopg.connect(config.settings(service).database_url, row_factory=dict_row)
+
+
+def cmd_audit_verify(args):
+    broken = False
+    for name in args.services or list(config.SERVICES):
+        with _connect(name) as conn:
+            found = audit.verify(conn)
+        state = "intact" if found["intact"] else f"BROKEN at entry {found['first_broken']}"
+        print(f"{name}: {found['entries']} entries, {state}, head {found['head']}")
+        broken = broken or not found["intact"]
+    return 1 if broken else 0
+
+
+def cmd_audit_list(args):
+    with _connect(args.service) as conn:
+        for e in audit.entries(conn, args.subject, args.what, limit=args.limit):
+            print(json.dumps({**e, "at": e["at"].isoformat()}, ensure_ascii=False))
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m fengqiao.cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,12 +138,22 @@ def parser():
     dr.set_defaults(func=cmd_dead_letters_replay)
     r = sub.add_parser("rebuild-read-model", help="fold every case of reporting again from its events")
     r.set_defaults(func=cmd_rebuild_read_model)
+    a = sub.add_parser("audit").add_subparsers(dest="action", required=True)
+    av = a.add_parser("verify")
+    av.add_argument("services", nargs="*", default=[], help="default: all")
+    av.set_defaults(func=cmd_audit_verify)
+    al = a.add_parser("list")
+    al.add_argument("service", choices=list(config.SERVICES))
+    al.add_argument("--subject")
+    al.add_argument("--action", dest="what", help="the start of an action, e.g. 'POST /cases'")
+    al.add_argument("--limit", type=int, default=50)
+    al.set_defaults(func=cmd_audit_list)
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    args.func(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class Settings:
     jwt_secret: str
     jwt_audience: str
     jwt_jwks: str
+    write_rate: float
+    write_burst: float
     county_file: Path
     deadlines_file: Path
     rules_file: Path
@@ -72,6 +74,8 @@ class Settings:
             "JWT_SECRET": self.jwt_secret,
             "JWT_AUDIENCE": self.jwt_audience,
             "JWT_JWKS": self.jwt_jwks,
+            "WRITE_RATE": self.write_rate,
+            "WRITE_BURST": self.write_burst,
             "COUNTY_FILE": str(self.county_file),
             "DEADLINES_FILE": str(self.deadlines_file),
             "RULES_FILE": str(self.rules_file),
@@ -105,6 +109,10 @@ def settings(service):
         jwt_secret=_env("FENGQIAO_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
         jwt_jwks=_env("FENGQIAO_JWT_JWKS", ""),
+        # Commands per second each token may send a service (0: no limit), and the burst it may
+        # send at once before that rate holds it back.
+        write_rate=float(_env("FENGQIAO_WRITE_RATE", "20")),
+        write_burst=float(_env("FENGQIAO_WRITE_BURST", "200")),
         county_file=Path(_env("FENGQIAO_COUNTY_FILE", REPO_ROOT / "deploy/county/sample-county.yaml")),
         deadlines_file=Path(_env("FENGQIAO_DEADLINES_FILE", REPO_ROOT / "deploy/county/deadlines.yaml")),
         rules_file=Path(_env("FENGQIAO_RULES_FILE", REPO_ROOT / "deploy/county/rules.yaml")),

@@ -8,10 +8,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.extensions import DependencyProvider
 
-from fengqiao import db, inbox, outbox
+from fengqiao import audit, db, inbox, outbox
 from fengqiao.events import caused_by, new_event
 from fengqiao.messaging import connect
-from fengqiao.web import routes_of
+from fengqiao.web import AUDITED_KEY, PRINCIPAL_KEY, Route, routes_of
 
 
 class Tx:
@@ -42,8 +42,8 @@ class Tx:
 
 
 class DatabaseHandle:
-    def __init__(self, provider, consumer):
-        self._provider, self._consumer = provider, consumer
+    def __init__(self, provider, consumer, request=None):
+        self._provider, self._consumer, self._request = provider, consumer, request
 
     @contextmanager
     def transaction(self):
@@ -51,8 +51,25 @@ class DatabaseHandle:
         with db.transaction(p.pool) as conn:
             tx = Tx(conn, p.container.service_name, self._consumer)
             yield tx
+            audited = self._audit_change(conn, tx)
+        if audited:  # committed with the change
+            self._request.environ[AUDITED_KEY] = True
         if tx.emitted:
             p.relay.wakeup.set()  # committed: publish now rather than at the next poll
+
+    def _audit_change(self, conn, tx):
+        """A person's command is audited in the transaction that makes its change: both commit,
+        or neither (the first transaction of the request records it; Route audits a command
+        that opened none)."""
+        request = self._request
+        if request is None or request.method == "GET" or request.environ.get(AUDITED_KEY):
+            return False
+        who = request.environ.get(PRINCIPAL_KEY)
+        if who is None:
+            return False
+        audit.record(conn, who, request.environ["fengqiao.action"], request.path, request.remote_addr,
+                     audit_details(request, events=[e["type"] for e in tx.emitted]))
+        return True
 
     def query(self, sql, params=None):
         with self._provider.pool.connection() as conn:
@@ -101,7 +118,20 @@ class Database(DependencyProvider):
         self.pool.close()
 
     def get_dependency(self, worker_ctx):
-        return DatabaseHandle(self, getattr(worker_ctx.entrypoint, "queue_name", None))
+        request = worker_ctx.args[0] if isinstance(worker_ctx.entrypoint, Route) and worker_ctx.args else None
+        return DatabaseHandle(self, getattr(worker_ctx.entrypoint, "queue_name", None), request)
+
+    def audit(self, request, details):
+        """An entry of its own: a read of personal data, or a command whose work opened no
+        transaction here. Written before the answer leaves: no entry, no answer."""
+        with db.transaction(self.pool) as conn:
+            audit.record(conn, request.environ[PRINCIPAL_KEY], request.environ["fengqiao.action"], request.path,
+                         request.remote_addr, audit_details(request, **details))
+
+
+def audit_details(request, **details):
+    forwarded = request.headers.get("X-Forwarded-For")  # behind the gateway: the client's address
+    return {**details, **({"forwarded_for": forwarded} if forwarded else {})}
 
 
 _PROBLEM = {

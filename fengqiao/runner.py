@@ -12,7 +12,7 @@ from pathlib import Path  # noqa: E402
 
 from nameko.cli.run import run  # noqa: E402
 
-from fengqiao import config, db, messaging, migrations  # noqa: E402
+from fengqiao import config, db, logmask, messaging, migrations  # noqa: E402
 
 
 def service_class(name):
@@ -54,6 +54,7 @@ def main(argv):
         sys.exit(f"usage: python -m fengqiao.runner <{'|'.join(config.SERVICES)}>")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("nameko.containers").addFilter(_QuietExpected())
+    logmask.install()
     settings = config.settings(argv[1])
     for name in settings.development_secrets():
         logging.warning("%s has its published development value: set your own for any real county", name)

@@ -10,20 +10,23 @@ from marshmallow import ValidationError
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from fengqiao import auth, facts, metrics
+from fengqiao.ratelimit import WriteLimiter
 
 log = logging.getLogger(__name__)
 
 PRINCIPAL_KEY = "fengqiao.principal"
+AUDITED_KEY = "fengqiao.audited"  # set once the request's command has its audit entry
 
 
 class Problem(Exception):
-    def __init__(self, status, title, detail=None, errors=None):
+    def __init__(self, status, title, detail=None, errors=None, headers=None):
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.headers = headers or {}
 
     def response(self):
         body = {"type": "about:blank", "title": self.title, "status": self.status}
@@ -31,7 +34,7 @@ class Problem(Exception):
             body["detail"] = self.detail
         if self.errors is not None:
             body["errors"] = self.errors
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        headers = {**({"WWW-Authenticate": "Bearer"} if self.status == 401 else {}), **self.headers}
         return Response(json.dumps(body, ensure_ascii=False), status=self.status,
                         headers=headers, mimetype="application/problem+json")
 
@@ -62,10 +65,17 @@ def json_response(data, status=200, headers=None):
                     headers=headers, mimetype="application/json")
 
 
+MAX_BODY_BYTES = 1024 * 1024  # a JSON command is small; a ledger upload has its own limit
+
+
 def load_body(request, schema):
-    """Parse and validate a JSON body; a Problem (400) names every bad field."""
+    """Parse and validate a JSON body; a Problem (400) names every bad field, one too large is
+    a 413 before it is read."""
+    request.max_content_length = MAX_BODY_BYTES
     try:
         data = json.loads(request.get_data(as_text=True) or "null")
+    except RequestEntityTooLarge:
+        raise Problem(413, "Content Too Large", f"a request body may hold at most {MAX_BODY_BYTES // 1024} KiB")
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise Problem(400, "Invalid JSON", str(exc)[:200], errors=[{"field": "", "message": "not valid JSON"}])
     if not isinstance(data, dict):
@@ -132,6 +142,11 @@ class _ProblemWsgiApp(WsgiApp):
 
 
 class ProblemWebServer(WebServer):
+    def setup(self):
+        config = self.container.config
+        self.limiter = WriteLimiter(float(config.get("WRITE_RATE", 0)), float(config.get("WRITE_BURST", 0)))
+        super().setup()
+
     def get_wsgi_app(self):
         return _ProblemWsgiApp(self)
 
@@ -143,8 +158,10 @@ class Route(HttpRequestHandler):
     server = ProblemWebServer()
 
     def __init__(self, method, url, public=False, roles=None, summary="", request_schema=None,
-                 response_schema=None, query_schema=None, example=None, status=200, also=None, **kwargs):
+                 response_schema=None, query_schema=None, example=None, status=200, also=None,
+                 personal_data=False, **kwargs):
         self.public, self.roles, self.summary = public, roles, summary
+        self.personal_data = personal_data  # a read that shows personal data: audited
         self.also = also or {}  # other success statuses: {status: description}, for the API document
         self.request_schema, self.response_schema, self.query_schema = request_schema, response_schema, query_schema
         self.example, self.status = example, status
@@ -157,7 +174,11 @@ class Route(HttpRequestHandler):
             _refuse_nul(request)
             if not self.public:
                 request.environ[PRINCIPAL_KEY] = self._authenticate(request)
+                self._within_rate(request)
+                request.environ["fengqiao.action"] = f"{self.method} {self.url.replace('<', '{').replace('>', '}')}"
             response = super().handle_request(request)
+            if not self.public and response.status_code < 400:
+                self._audit(request, response)
         except Problem as problem:
             response = problem.response()
         except Exception as exc:  # never an empty 500
@@ -166,6 +187,21 @@ class Route(HttpRequestHandler):
             self.container.service_name, request.method, self.url, str(response.status_code)
         ).observe(time.perf_counter() - started)
         return response
+
+    def _within_rate(self, request):
+        if request.method == "GET":
+            return
+        wait = self.server.limiter.take(request.environ[PRINCIPAL_KEY].subject)
+        if wait:
+            raise Problem(429, "Too Many Requests", "too many commands from this token: slow down",
+                          headers={"Retry-After": str(max(1, round(wait)))})
+
+    def _audit(self, request, response):
+        """Every command a person makes, and every read of personal data, in the audit log."""
+        if request.method == "GET" and not self.personal_data or request.environ.get(AUDITED_KEY):
+            return
+        database = next(d for d in self.container.dependencies if hasattr(d, "audit"))
+        database.audit(request, {"status": response.status_code})
 
     def _authenticate(self, request):
         config = self.container.config

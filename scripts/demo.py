@@ -53,6 +53,15 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "建国秀英志强桂兰海燕德明玉梅文华春生丽娟永福淑珍"
 
 
+def post(url, body, headers):
+    """POST, waiting as told when the service holds a token's commands back (429)."""
+    while True:
+        r = requests.post(url, json=body, headers=headers, timeout=30)
+        if r.status_code != 429:
+            return r
+        time.sleep(float(r.headers.get("Retry-After", 1)))
+
+
 class Demo:
     def __init__(self, args):
         self.rng = random.Random(args.seed)
@@ -100,7 +109,7 @@ class Demo:
 
     def register(self, i):
         body = self.registration(i)
-        r = requests.post(f"{self.url['intake']}/cases", json=body, headers=self.clerk(), timeout=30)
+        r = post(f"{self.url['intake']}/cases", body, self.clerk())
         if r.status_code not in (200, 201):
             raise RuntimeError(f"registration refused: {r.status_code} {r.text[:300]}")
         self.count(r.json()["outcome"])
@@ -121,7 +130,7 @@ class Demo:
         return None  # guided at the window, or still on its way
 
     def act(self, service, path, who, body=None):
-        r = requests.post(f"{self.url[service]}{path}", json=body, headers=self.token(who), timeout=30)
+        r = post(f"{self.url[service]}{path}", body, self.token(who))
         return r.json() if r.ok else None
 
     def handle(self, number):
@@ -187,8 +196,7 @@ class Demo:
     def repeat(self, body):
         """The same people come back to the window on the same matter (重复信访)."""
         again = {k: body[k] for k in ("location", "category", "subject", "description", "petitioners")}
-        r = requests.post(f"{self.url['intake']}/cases", json={**again, "channel": "visit"}, headers=self.clerk(),
-                          timeout=30)
+        r = post(f"{self.url['intake']}/cases", {**again, "channel": "visit"}, self.clerk())
         self.count(f"came back: {r.json()['outcome']}" if r.ok else "repeat refused")
 
 

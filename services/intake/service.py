@@ -105,7 +105,8 @@ class IntakeService(BackboneService):
             with self.db.transaction() as tx:
                 return registration.register(tx, self.county, self.vault, payload, None, idempotency_key)
 
-    @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema)
+    @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema,
+           personal_data=True)
     def get_case(self, request, number):
         case = store.find_case(self.db, number)
         if case is None or not access.sees(principal(request), self.county, case["location"], case["channel_class"]):
@@ -113,6 +114,7 @@ class IntakeService(BackboneService):
         return json_response(CaseSchema().dump(case))
 
     @route("GET", "/cases/<number>/contacts", roles=("service",), response_schema=ContactSchema(many=True),
+           personal_data=True,
            summary="The petitioners' phones, unsealed, for notify at the moment it sends (service token only)")
     def petitioner_contacts(self, request, number):
         sealed = store.sealed_contacts(self.db, number)

@@ -207,7 +207,7 @@ class MediationService(BackboneService):
 
     # --- queries --------------------------------------------------------------------------
 
-    @route("GET", "/files", query_schema=FilesQuery, response_schema=FileSchema(many=True),
+    @route("GET", "/files", query_schema=FilesQuery, personal_data=True, response_schema=FileSchema(many=True),
            summary="Files by case, body, mediator or status, newest first")
     def list_files(self, request):
         query = load_query(request, FilesQuery())
@@ -218,12 +218,12 @@ class MediationService(BackboneService):
                                      query["status"])
             return json_response(FileSchema(many=True).dump([self._view(tx, f) for f in files]))
 
-    @route("GET", "/files/<number>", response_schema=FileSchema, summary="A file with its clocks")
+    @route("GET", "/files/<number>", response_schema=FileSchema, personal_data=True, summary="A file with its clocks")
     def get_file(self, request, number):
         with self.db.transaction() as tx:
             return json_response(FileSchema().dump(self._view(tx, self._visible(request, number, store.find_file(tx, number)))))
 
-    @route("GET", "/files/<number>/archive", response_schema=ArchiveSchema,
+    @route("GET", "/files/<number>/archive", response_schema=ArchiveSchema, personal_data=True,
            summary="The file's whole record as one document: registration, sessions, outcome, performance")
     def archive(self, request, number):
         with self.db.transaction() as tx:
@@ -233,7 +233,7 @@ class MediationService(BackboneService):
                 "file": self._view(tx, file), "case": dict(case), "archived_at": _now().isoformat(),
                 "deadlines": deadline_store.active(tx, file["id"], include_stopped=True)}))
 
-    @route("GET", "/files/<number>/agreement.pdf", summary="The agreement (调解协议书) as a PDF")
+    @route("GET", "/files/<number>/agreement.pdf", personal_data=True, summary="The agreement (调解协议书) as a PDF")
     def agreement_pdf(self, request, number):
         with self.db.transaction() as tx:
             file = self._visible(request, number, store.find_file(tx, number))

@@ -260,7 +260,7 @@ class RoutingService(BackboneService):
 
     # --- queries --------------------------------------------------------------------------
 
-    @route("GET", "/cases/<number>", summary="A case's handling: status, bodies, risk, deadlines, why",
+    @route("GET", "/cases/<number>", personal_data=True, summary="A case's handling: status, bodies, risk, deadlines, why",
            response_schema=CaseSchema)
     def get_case(self, request, number):
         return json_response(CaseSchema().dump(self._read(request, number)[1]))

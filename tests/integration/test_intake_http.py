@@ -100,6 +100,30 @@ def test_malformed_json_is_a_problem_not_a_crash(intake):
     assert counts(url) == {"cases": 0, "outbox": 0}
 
 
+def test_a_body_or_field_too_large_is_refused_before_anything_is_written(intake):
+    base, url = intake
+    huge = requests.post(f"{base}/cases", data=b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}',
+                         headers={**token("clerk"), "Content-Type": "application/json"})
+    assert huge.status_code == 413 and huge.headers["Content-Type"] == "application/problem+json"
+    long_text = {**REGISTRATION_EXAMPLE, "description": "长" * 10_001}  # a field without a limit of its own
+    r = requests.post(f"{base}/cases", json=long_text, headers=token("clerk"))
+    assert r.status_code == 400 and r.json()["errors"] == [{"field": "description", "message": "at most 10000 characters"}]
+    assert counts(url) == {"cases": 0, "outbox": 0}
+
+
+def test_a_token_sending_commands_too_fast_is_held_back(run_service, fresh_database):
+    url = fresh_database(INTAKE_DIR)
+    base = f"http://127.0.0.1:{web_port(run_service(IntakeService, url, WRITE_RATE=0.5, WRITE_BURST=2))}"
+    bad = {"channel": "visit"}  # refused anyway: the limit counts commands, not successes
+    assert [requests.post(f"{base}/cases", json=bad, headers=token("clerk")).status_code for _ in range(2)] == [400, 400]
+    held = requests.post(f"{base}/cases", json=bad, headers=token("clerk"))
+    assert held.status_code == 429 and held.headers["Retry-After"] == "2"
+    assert requests.get(f"{base}/guide", headers=token("clerk")).status_code == 200  # reads are not limited
+    s = config.settings("intake")
+    another = {"Authorization": "Bearer " + auth.issue(s.jwt_secret, s.jwt_audience, "someone-else", ["clerk"], "SH")}
+    assert requests.post(f"{base}/cases", json=bad, headers=another).status_code == 400  # a bucket of their own
+
+
 def test_every_command_needs_a_valid_token_and_a_permitted_role(intake):
     base, url = intake
     s = config.settings("intake")
