@@ -58,11 +58,11 @@ class DatabaseHandle:
             p.relay.wakeup.set()  # committed: publish now rather than at the next poll
 
     def _audit_change(self, conn, tx):
-        """A person's command is audited in the transaction that makes its change: both commit,
-        or neither (the first transaction of the request records it; Route audits a command
-        that opened none)."""
+        """A person's command is audited in the transaction whose change emits its events: both
+        commit, or neither (a transaction that emitted nothing may yet end in a refusal; Route
+        audits a command that succeeded without emitting)."""
         request = self._request
-        if request is None or request.method == "GET" or request.environ.get(AUDITED_KEY):
+        if request is None or request.method == "GET" or not tx.emitted or request.environ.get(AUDITED_KEY):
             return False
         who = request.environ.get(PRINCIPAL_KEY)
         if who is None:

@@ -1,7 +1,9 @@
 """Marshmallow fields shared by the services' schemas."""
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 
+# A month of the county's records, as "YYYY-MM" (years a calendar and a database both hold).
+MONTH = validate.Regexp(r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$", error="YYYY-MM, a month from 2000 to 2100")
 TEXT_LIMIT = 10_000  # characters: a long petition or session record fits; a flood does not
 
 

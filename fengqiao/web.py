@@ -70,7 +70,10 @@ MAX_BODY_BYTES = 1024 * 1024  # a JSON command is small; a ledger upload has its
 
 def load_body(request, schema):
     """Parse and validate a JSON body; a Problem (400) names every bad field, one too large is
-    a 413 before it is read."""
+    a 413 before it is read, one that is not JSON by its Content-Type a 415."""
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise Problem(415, "Unsupported Media Type", f"the body must be JSON (Content-Type: application/json),"
+                                                     f" not {request.mimetype or 'untyped'}")
     request.max_content_length = MAX_BODY_BYTES
     try:
         data = json.loads(request.get_data(as_text=True) or "null")

@@ -1,7 +1,7 @@
 """Mediation's HTTP edges: command bodies (unknown fields refused), queries and views."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fengqiao.fields import Text
+from fengqiao.fields import MONTH, Text
 from services.mediation.domain import COMPLEXITY_POLICY, KINDS, OUTCOMES, PARTY_ROLES, PAUSE_REASONS
 
 REASON = {"required": True, "validate": validate.Length(min=2, max=1000)}
@@ -114,7 +114,7 @@ class FilesQuery(Schema):
 
 
 class MonthlyQuery(Schema):
-    month = Text(required=True, validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="YYYY-MM"))
+    month = Text(required=True, validate=MONTH)
     body = Text(load_default=None)
 
 

@@ -3,9 +3,8 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fengqiao.fields import Text
+from fengqiao.fields import MONTH, Text
 
-MONTH = validate.Regexp(r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$", error="YYYY-MM, a month from 2000 to 2100")
 # A code of the county file (a township, village, category, channel or body): letters, digits,
 # "_" and "-" ("*" and "" mean other things to the tallies).
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="a code of the county file (letters, digits, _ and -)")

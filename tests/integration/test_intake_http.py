@@ -93,10 +93,14 @@ def test_bad_input_is_a_field_by_field_problem_and_writes_nothing(intake, body, 
 
 def test_malformed_json_is_a_problem_not_a_crash(intake):
     base, url = intake
-    r = requests.post(f"{base}/cases", data="{not json", headers=token("clerk"))
+    as_json = {**token("clerk"), "Content-Type": "application/json"}
+    r = requests.post(f"{base}/cases", data="{not json", headers=as_json)
     assert r.status_code == 400 and r.json()["title"] == "Invalid JSON"
-    r = requests.post(f"{base}/cases", data="[1, 2]", headers=token("clerk"))
+    r = requests.post(f"{base}/cases", data="[1, 2]", headers=as_json)
     assert r.status_code == 400
+    plain = {**token("clerk"), "Content-Type": "text/plain"}
+    r = requests.post(f"{base}/cases", data=json.dumps(REGISTRATION_EXAMPLE), headers=plain)
+    assert r.status_code == 415 and r.headers["Content-Type"] == "application/problem+json"  # JSON, but not said so
     assert counts(url) == {"cases": 0, "outbox": 0}
 
 
@@ -173,7 +177,8 @@ def test_openapi_documents_each_command_with_a_working_example(intake, run_servi
     assert set(post["responses"]) >= {"201", "400", "401", "403"}
     assert doc["paths"]["/cases/{number}"]["get"]["parameters"][0]["name"] == "number"
     # the documented example really registers a case
-    assert requests.post(f"{base}/cases", data=json.dumps(example), headers=token("clerk")).status_code == 201
+    assert requests.post(f"{base}/cases", data=json.dumps(example),
+                         headers={**token("clerk"), "Content-Type": "application/json"}).status_code == 201
     routing = run_service(RoutingService, fresh_database(config.REPO_ROOT / "services" / "routing"))
     routing_doc = requests.get(f"http://127.0.0.1:{web_port(routing)}/openapi.json").json()
     assert "/cases/{number}" in routing_doc["paths"] and "/health/ready" in routing_doc["paths"]

@@ -138,5 +138,6 @@ def test_blank_or_nul_text_is_refused(intake, body):
 
 def test_hostile_requests_get_problems_not_500s(intake):
     assert requests.get(f"{intake.base}/cases/%00", headers=token("clerk")).status_code == 400
-    deep = requests.post(f"{intake.base}/cases", data="[" * 100000, headers=token("clerk"))
+    deep = requests.post(f"{intake.base}/cases", data="[" * 100000,
+                         headers={**token("clerk"), "Content-Type": "application/json"})
     assert deep.status_code == 400 and deep.headers["Content-Type"] == "application/problem+json"
