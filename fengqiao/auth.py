@@ -16,6 +16,9 @@ ROLES = (
     "discipline_officer", "auditor", "operator", "integrator",
     "service",  # another Fengqiao service (notify asking intake for a petitioner's phone)
 )
+# The people who work cases — every role but the integrators' (who read events, not the HTTP
+# APIs) and the services' own.
+STAFF = ("clerk", "handler", "mediator", "leader", "supervisor", "discipline_officer", "auditor", "operator")
 ISSUER = "fengqiao"
 # After fetching the provider's keys, wait this long before fetching them again for a key id
 # not among them (a rotation), so that tokens with made-up key ids cannot hammer the provider.

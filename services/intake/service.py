@@ -5,6 +5,7 @@ from psycopg.errors import UniqueViolation
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fengqiao import access
+from fengqiao.auth import STAFF
 from fengqiao.county import CountyConfig
 from fengqiao.service import BackboneService
 from fengqiao.web import Problem, invalid, json_response, load_body, load_query, principal, refusals_as_problems, route
@@ -47,7 +48,7 @@ class IntakeService(BackboneService):
         except domain.Rejected as exc:
             raise invalid(exc.errors)
 
-    @route("GET", "/guide", summary="Which lawful route applies to a kind of matter (导访)",
+    @route("GET", "/guide", roles=STAFF, summary="Which lawful route applies to a kind of matter (导访)",
            query_schema=GuideQuery, response_schema=GuideEntrySchema(many=True))
     def lawful_route_guide(self, request):
         category = load_query(request, GuideQuery())["category"]
@@ -56,7 +57,7 @@ class IntakeService(BackboneService):
         entries = guide.catalogue(self.county) if category is None else [guide.guidance(self.county, category)]
         return json_response(GuideEntrySchema(many=True).dump(entries))
 
-    @route("GET", "/clusters", summary="Problem clusters (举一反三) with their cases, largest first",
+    @route("GET", "/clusters", roles=STAFF, summary="Problem clusters (举一反三) with their cases, largest first",
            query_schema=ClustersQuery, response_schema=ClusterSchema(many=True))
     def problem_clusters(self, request):
         query = load_query(request, ClustersQuery())
@@ -105,7 +106,8 @@ class IntakeService(BackboneService):
             with self.db.transaction() as tx:
                 return registration.register(tx, self.county, self.vault, payload, None, idempotency_key)
 
-    @route("GET", "/cases/<number>", summary="A registered case, personal data masked", response_schema=CaseSchema,
+    @route("GET", "/cases/<number>", roles=STAFF,
+           summary="A registered case, personal data masked", response_schema=CaseSchema,
            personal_data=True)
     def get_case(self, request, number):
         case = store.find_case(self.db, number)
@@ -138,7 +140,7 @@ class IntakeService(BackboneService):
         session = self._on_roster(lambda tx, now: reception.publish(tx, self.county, payload, now))
         return json_response(ReceptionSchema().dump(reception.session_view(self.county, session)), status=201)
 
-    @route("GET", "/receptions", summary="A township's roster of reception days, with the places left",
+    @route("GET", "/receptions", roles=STAFF, summary="A township's roster of reception days, with the places left",
            query_schema=RosterQuery, response_schema=ReceptionSchema(many=True))
     def reception_roster(self, request):
         query = load_query(request, RosterQuery())

@@ -8,6 +8,7 @@ from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from fengqiao import access, deadline_store
+from fengqiao.auth import STAFF
 from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
@@ -207,7 +208,8 @@ class MediationService(BackboneService):
 
     # --- queries --------------------------------------------------------------------------
 
-    @route("GET", "/files", query_schema=FilesQuery, personal_data=True, response_schema=FileSchema(many=True),
+    @route("GET", "/files", roles=STAFF,
+           query_schema=FilesQuery, personal_data=True, response_schema=FileSchema(many=True),
            summary="Files by case, body, mediator or status, newest first")
     def list_files(self, request):
         query = load_query(request, FilesQuery())
@@ -218,12 +220,13 @@ class MediationService(BackboneService):
                                      query["status"])
             return json_response(FileSchema(many=True).dump([self._view(tx, f) for f in files]))
 
-    @route("GET", "/files/<number>", response_schema=FileSchema, personal_data=True, summary="A file with its clocks")
+    @route("GET", "/files/<number>", roles=STAFF,
+           response_schema=FileSchema, personal_data=True, summary="A file with its clocks")
     def get_file(self, request, number):
         with self.db.transaction() as tx:
             return json_response(FileSchema().dump(self._view(tx, self._visible(request, number, store.find_file(tx, number)))))
 
-    @route("GET", "/files/<number>/archive", response_schema=ArchiveSchema, personal_data=True,
+    @route("GET", "/files/<number>/archive", roles=STAFF, response_schema=ArchiveSchema, personal_data=True,
            summary="The file's whole record as one document: registration, sessions, outcome, performance")
     def archive(self, request, number):
         with self.db.transaction() as tx:
@@ -233,7 +236,8 @@ class MediationService(BackboneService):
                 "file": self._view(tx, file), "case": dict(case), "archived_at": _now().isoformat(),
                 "deadlines": deadline_store.active(tx, file["id"], include_stopped=True)}))
 
-    @route("GET", "/files/<number>/agreement.pdf", personal_data=True, summary="The agreement (调解协议书) as a PDF")
+    @route("GET", "/files/<number>/agreement.pdf", roles=STAFF,
+           personal_data=True, summary="The agreement (调解协议书) as a PDF")
     def agreement_pdf(self, request, number):
         with self.db.transaction() as tx:
             file = self._visible(request, number, store.find_file(tx, number))
@@ -248,7 +252,8 @@ class MediationService(BackboneService):
         disposition = f"attachment; filename*=UTF-8''{quote(file['number'] + '-调解协议书.pdf')}"
         return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": disposition})
 
-    @route("GET", "/mediators/monthly", query_schema=MonthlyQuery, response_schema=MonthlyCountSchema(many=True),
+    @route("GET", "/mediators/monthly", roles=STAFF,
+           query_schema=MonthlyQuery, response_schema=MonthlyCountSchema(many=True),
            summary="Each mediator's concluded files and success rate in a month (以案补贴)")
     def monthly_counts(self, request):
         query = load_query(request, MonthlyQuery())

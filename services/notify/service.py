@@ -10,6 +10,7 @@ import requests
 from nameko.dependency_providers import Config
 
 from fengqiao import access, auth, metrics
+from fengqiao.auth import STAFF
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
@@ -22,7 +23,6 @@ from services.notify.schemas import InboxQuery, InboxSchema, NotificationSchema,
 
 log = logging.getLogger(__name__)
 DISPATCH_BATCH = 50  # messages one dispatch tick sends at most; the next tick takes the rest
-STAFF = ("clerk", "handler", "mediator", "leader", "supervisor", "discipline_officer", "auditor", "operator")
 
 
 def _now():
@@ -105,7 +105,7 @@ class NotifyService(BackboneService):
             raise Problem(409, "Conflict", f"no failed message {message_id}")
         return json_response(NotificationSchema().dump(message))
 
-    @route("GET", "/inbox", summary="The staff inbox: your messages and your body's, newest first",
+    @route("GET", "/inbox", roles=STAFF, summary="The staff inbox: your messages and your body's, newest first",
            query_schema=InboxQuery, response_schema=InboxSchema(many=True))
     def read_inbox(self, request):
         query = load_query(request, InboxQuery())
@@ -113,7 +113,8 @@ class NotifyService(BackboneService):
             messages = store.inbox(tx, self._inboxes_of(principal(request)), query["unread"])
             return json_response(InboxSchema(many=True).dump(messages))
 
-    @route("POST", "/inbox/<message_id>/read", summary="Mark an inbox message read", response_schema=InboxSchema)
+    @route("POST", "/inbox/<message_id>/read", roles=STAFF, summary="Mark an inbox message read",
+           response_schema=InboxSchema)
     def mark_read(self, request, message_id):
         if not is_uuid(message_id):
             raise Problem(404, "Not Found", f"no message {message_id} in your inbox")

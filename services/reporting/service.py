@@ -9,6 +9,7 @@ from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from fengqiao import access, messaging, metrics
+from fengqiao.auth import STAFF
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig
 from fengqiao.messaging import event_handler
@@ -22,8 +23,7 @@ from services.reporting.schemas import (
 )
 
 log = logging.getLogger(__name__)
-READERS = ("clerk", "handler", "mediator", "leader", "supervisor", "auditor", "operator",
-           "service")  # notify reads the hotspots for its monthly digest
+READERS = (*STAFF, "service")  # notify reads the hotspots for its monthly digest
 
 
 def _now():

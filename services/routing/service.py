@@ -4,6 +4,7 @@ rules are in rules.py and domain.py, the SQL in store.py."""
 from datetime import datetime, timezone
 
 from fengqiao import access, deadline_store
+from fengqiao.auth import STAFF
 from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
@@ -260,12 +261,13 @@ class RoutingService(BackboneService):
 
     # --- queries --------------------------------------------------------------------------
 
-    @route("GET", "/cases/<number>", personal_data=True, summary="A case's handling: status, bodies, risk, deadlines, why",
+    @route("GET", "/cases/<number>", roles=STAFF,
+           personal_data=True, summary="A case's handling: status, bodies, risk, deadlines, why",
            response_schema=CaseSchema)
     def get_case(self, request, number):
         return json_response(CaseSchema().dump(self._read(request, number)[1]))
 
-    @route("GET", "/cases/<number>/explanation", response_schema=ExplanationSchema,
+    @route("GET", "/cases/<number>/explanation", roles=STAFF, response_schema=ExplanationSchema,
            summary="Why the rules route the case as they do: each rule, each condition; changes nothing")
     def explain(self, request, number):
         case, _ = self._read(request, number)

@@ -19,6 +19,7 @@ QS_CLERK, BY_CLERK = token("QS", "clerk"), token("BY", "clerk")
 QS_HANDLER, BY_HANDLER = token("QS", "handler"), token("BY", "handler")
 QS_DISCIPLINE = token("QS", "handler", "discipline_officer")
 QS01_LEADER, BY_LEADER, COUNTY_LEADER = token("QS01", "leader"), token("BY", "leader"), token("SH", "leader")
+INTEGRATOR, AUDITOR, SUPERVISOR = token("SH", "integrator"), token("SH", "auditor"), token("QS", "supervisor")
 REPORT = {**REGISTRATION_EXAMPLE, "category": "cadre_misconduct", "subject": "村干部挪用补偿款",
           "description": "举报村会计挪用征地补偿款十万元", "petitioners": [{"name": "举报人甲", "phone": "13900001111"}]}
 
@@ -54,6 +55,19 @@ def test_each_person_sees_their_jurisdiction_and_discipline_reports_stay_hidden(
     # a role that may not do a thing: 403 even within the scope
     assert requests.post(f"{stack.url('routing')}/cases/{dispute}/extend", json={"days": 5, "reason": "x"},
                          headers=QS_HANDLER).status_code == 403
+    # each role: what it reads and what it may not do
+    for service, path in (("intake", f"/cases/{dispute}"), ("routing", f"/cases/{dispute}"),
+                          ("mediation", f"/files/{file['number']}"), ("reporting", "/indicators")):
+        assert requests.get(f"{stack.url(service)}{path}", headers=INTEGRATOR).status_code == 403  # events, not APIs
+        assert requests.get(f"{stack.url(service)}{path}", headers=AUDITOR).status_code == 200
+    assert requests.get(f"{stack.url('intake')}/audit", headers=AUDITOR).status_code == 200
+    assert requests.get(f"{stack.url('intake')}/audit", headers=COUNTY_LEADER).status_code == 403
+    assert requests.post(f"{stack.url('intake')}/cases", json=REGISTRATION_EXAMPLE, headers=AUDITOR).status_code == 403
+    risk = requests.post(f"{stack.url('routing')}/cases/{dispute}/risk", json={"level": "red", "reason": "扬言上访"},
+                         headers=SUPERVISOR)
+    assert risk.status_code == 200 and risk.json()["risk"] == "red"
+    assert requests.post(f"{stack.url('routing')}/cases/{dispute}/risk", json={"level": "red", "reason": "扬言上访"},
+                         headers=token("BY", "supervisor")).status_code == 404  # another township's supervisor
 
     # the discipline report: its officer sees it; a petition-office handler and a leader do not
     assert requests.get(f"{stack.url('intake')}/cases/{report}", headers=QS_DISCIPLINE).json()["subject"] == "村干部挪用补偿款"
