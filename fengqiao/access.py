@@ -1,10 +1,14 @@
 """Who may see what (SPEC 2.2), in one place for every service: a caller sees and acts only
 within the subtree of the county tree their token's scope names, and discipline reports
-(纪检举报) only in the discipline role. A record outside is NotFound — its existence is not
-revealed. Pure: a principal, the county and a record's place in, yes or no (or a SQL filter) out."""
-from fengqiao.facts import Forbidden, NotFound
+(纪检举报) only in the discipline role. A record outside is not found — its existence is not
+revealed (each service answers 404 where `sees` says no). Pure: a principal, the county and a
+record's place in, yes or no (or a SQL filter) out."""
+from fengqiao.facts import Forbidden
 
 DISCIPLINE = "discipline"  # the channel class of discipline reports
+# What events say of a discipline report's text (its subject, replies, notes, reasons): every
+# service and integrator reads the events; only discipline officers may read the report.
+WITHHELD = "纪检举报（内容仅纪检监察人员可见）"
 # Roles that see discipline reports: their officers, and the services among themselves (notify
 # reaching a petitioner, reporting counting them).
 DISCIPLINE_ROLES = ("discipline_officer", "service")
@@ -24,12 +28,6 @@ def sees(who, county, place, channel_class=None):
     if channel_class == DISCIPLINE and not sees_discipline(who):
         return False
     return covers(who, county, place)
-
-
-def require(who, county, place, channel_class=None, what="case", name=""):
-    """The record at `place` is visible to the caller, or NotFound (as if it did not exist)."""
-    if not sees(who, county, place, channel_class):
-        raise NotFound(f"no {what} {name}".strip())
 
 
 def places_within(who, county):

@@ -4,7 +4,7 @@ writing transaction), which keeps the chain in commit order. SQL over a connecti
 service's database (backbone migration 003)."""
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import timezone
 
 GENESIS = "0" * 64
 _LOCK = "fengqiao.audit"
@@ -19,13 +19,15 @@ def digest(prev_hash, entry):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record(conn, who, action, target, source, details, at=None):
-    """Append an entry in the caller's transaction (it commits or rolls back with it)."""
+def record(conn, who, action, target, source, details):
+    """Append an entry in the caller's transaction (it commits or rolls back with it), stamped
+    by the database's clock (one clock for every replica: entries in order, times too)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
-    last = conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    entry = {"at": at or datetime.now(timezone.utc), "subject": who.subject, "roles": list(who.roles),
+    last = conn.execute("SELECT hash, clock_timestamp() AS now FROM audit_log RIGHT JOIN (SELECT 1) one ON true"
+                        " ORDER BY seq DESC NULLS LAST LIMIT 1").fetchone()
+    entry = {"at": last["now"], "subject": who.subject, "roles": list(who.roles),
              "scope": who.scope, "action": action, "target": target, "source": source, "details": details}
-    prev_hash = last["hash"] if last else GENESIS
+    prev_hash = last["hash"] or GENESIS
     conn.execute(
         "INSERT INTO audit_log (at, subject, roles, scope, action, target, source, details, prev_hash, hash)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -29,6 +29,11 @@ class AuthError(Exception):
     pass
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's keys cannot be had now (its URL down, the file unreadable): no
+    token can be judged either way (503, not 401)."""
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -51,21 +56,23 @@ def issue(secret, audience, subject, roles, scope, ttl_seconds=8 * 3600):
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify(secret, audience, token, jwks=None):
+def verify(secret, audience, token, jwks=None, provider=ISSUER):
     """The token's principal, or AuthError: expired, not yet valid, wrongly signed, for another
     audience or issuer, malformed, or without roles and scope. `jwks`: a URL or file of the
-    identity provider's public keys; RS256 tokens need it, and with it HS256 is accepted only
-    for the `service` role."""
+    identity provider's public keys; RS256 tokens need it, must be issued by `provider` (its
+    `iss`), and with it HS256 is accepted only for the `service` role."""
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
         if algorithm == "RS256" and jwks:
-            key = _key_set(jwks).signing_key(token)
+            key, issuer = _key_set(jwks).signing_key(token), provider
         elif algorithm == "HS256":
-            key = secret
+            key, issuer = secret, ISSUER
         else:
             raise AuthError(f"tokens signed with {algorithm} are not accepted here")
-        claims = jwt.decode(token, key, algorithms=[algorithm], audience=audience, issuer=ISSUER,
+        claims = jwt.decode(token, key, algorithms=[algorithm], audience=audience, issuer=issuer,
                             options={"require": ["exp", "sub", "aud", "iss"]})
+    except jwt.PyJWKClientConnectionError as exc:
+        raise KeysUnavailable("the identity provider's keys cannot be fetched") from exc
     except jwt.PyJWTError as exc:
         raise AuthError(str(exc)) from exc
     roles, scope = claims.get("roles"), claims.get("scope")
@@ -84,9 +91,12 @@ class _KeySet:
 
     def __init__(self, source):
         if source.startswith(("https://", "http://")):
-            self._client = jwt.PyJWKClient(source, lifespan=3600, cooldown_duration=JWKS_REFETCH_SECONDS)
-        else:
+            self._client = jwt.PyJWKClient(source, lifespan=3600, cooldown_duration=JWKS_REFETCH_SECONDS, timeout=3)
+            return
+        try:
             self._client, self._keys = None, jwt.PyJWKSet.from_dict(json.loads(Path(source).read_text()))
+        except (OSError, ValueError, jwt.PyJWTError) as exc:
+            raise KeysUnavailable(f"the identity provider's key file {source} cannot be read") from exc
 
     def signing_key(self, token):
         if self._client is not None:

@@ -34,6 +34,7 @@ class Settings:
     jwt_secret: str
     jwt_audience: str
     jwt_jwks: str
+    jwt_issuer: str
     write_rate: float
     write_burst: float
     county_file: Path
@@ -74,6 +75,7 @@ class Settings:
             "JWT_SECRET": self.jwt_secret,
             "JWT_AUDIENCE": self.jwt_audience,
             "JWT_JWKS": self.jwt_jwks,
+            "JWT_ISSUER": self.jwt_issuer,
             "WRITE_RATE": self.write_rate,
             "WRITE_BURST": self.write_burst,
             "COUNTY_FILE": str(self.county_file),
@@ -109,6 +111,7 @@ def settings(service):
         jwt_secret=_env("FENGQIAO_JWT_SECRET", DEVELOPMENT_JWT_SECRET),
         jwt_audience=_env("FENGQIAO_JWT_AUDIENCE", "fengqiao"),
         jwt_jwks=_env("FENGQIAO_JWT_JWKS", ""),
+        jwt_issuer=_env("FENGQIAO_JWT_ISSUER", "fengqiao"),  # the identity provider's `iss`, for RS256
         # Commands per second each token may send a service (0: no limit), and the burst it may
         # send at once before that rate holds it back.
         write_rate=float(_env("FENGQIAO_WRITE_RATE", "20")),

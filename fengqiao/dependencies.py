@@ -62,12 +62,12 @@ class DatabaseHandle:
         commit, or neither (a transaction that emitted nothing may yet end in a refusal; Route
         audits a command that succeeded without emitting)."""
         request = self._request
-        if request is None or request.method == "GET" or not tx.emitted or request.environ.get(AUDITED_KEY):
+        if request is None or request.method in ("GET", "HEAD") or not tx.emitted or request.environ.get(AUDITED_KEY):
             return False
         who = request.environ.get(PRINCIPAL_KEY)
         if who is None:
             return False
-        audit.record(conn, who, request.environ["fengqiao.action"], request.path, request.remote_addr,
+        audit.record(conn, who, request.environ["fengqiao.action"], _target(request), request.remote_addr,
                      audit_details(request, events=[e["type"] for e in tx.emitted]))
         return True
 
@@ -125,13 +125,18 @@ class Database(DependencyProvider):
         """An entry of its own: a read of personal data, or a command whose work opened no
         transaction here. Written before the answer leaves: no entry, no answer."""
         with db.transaction(self.pool) as conn:
-            audit.record(conn, request.environ[PRINCIPAL_KEY], request.environ["fengqiao.action"], request.path,
+            audit.record(conn, request.environ[PRINCIPAL_KEY], request.environ["fengqiao.action"], _target(request),
                          request.remote_addr, audit_details(request, **details))
 
 
 def audit_details(request, **details):
-    forwarded = request.headers.get("X-Forwarded-For")  # behind the gateway: the client's address
+    forwarded = request.headers.get("X-Forwarded-For", "").replace("\x00", "")[:200]  # behind the gateway
     return {**details, **({"forwarded_for": forwarded} if forwarded else {})}
+
+
+def _target(request):
+    """What was asked: the path with its query (a list read names what it filtered by)."""
+    return request.full_path.rstrip("?")
 
 
 _PROBLEM = {

@@ -6,9 +6,9 @@ import logging
 import re
 
 _PERSONAL = re.compile(
-    r"(?<![\dA-Za-z])(?:\d{17}[\dXx]"       # resident ID number (居民身份证号码)
-    r"|(?:\+?86[- ]?)?1[3-9]\d{9}"          # mobile phone
-    r"|0\d{2,3}-?\d{7,8})(?![\dA-Za-z])")   # landline with its area code
+    r"(?<![\dA-Za-z])(?:\d{17}[\dXx]|\d{15}"                 # resident ID number (18 digits; 15 of old)
+    r"|(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}"           # mobile: 13800138000, 138-0013-8000 …
+    r"|(?:\(0\d{2,3}\)|0\d{2,3})[- ]?\d{7,8})(?![\dA-Za-z])")  # landline: 0371-66123456, (0571)88888888
 
 
 def mask_personal_data(text):
@@ -19,7 +19,11 @@ class MaskPersonalData(logging.Filter):
     _formatter = logging.Formatter()
 
     def filter(self, record):
-        record.msg, record.args = mask_personal_data(record.getMessage()), ()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed logging call: leave it to logging's own error handling
+            return True
+        record.msg, record.args = mask_personal_data(message), ()
         if record.exc_info:
             record.exc_text = mask_personal_data(self._formatter.formatException(record.exc_info))
             record.exc_info = None

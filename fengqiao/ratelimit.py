@@ -1,13 +1,14 @@
-"""Writes per token (SPEC 2.2's hostile input): each caller's commands drawn from a bucket that
-refills at a steady rate, so that one runaway client or stolen token cannot flood a service.
-Per process: with n replicas a caller gets at most n times the rate. Pure: time in, yes or no."""
+"""Writes per caller (SPEC 2.2's hostile input): each token subject's commands drawn from a
+bucket that refills at a steady rate, so that one runaway client or stolen token cannot flood a
+service. Per process: with n replicas a caller gets at most n times the rate. Pure: time in,
+yes or no."""
 import threading
 import time
 
 
 class WriteLimiter:
     def __init__(self, per_second, burst, clock=time.monotonic):
-        self.per_second, self.burst, self.clock = per_second, burst, clock
+        self.per_second, self.burst, self.clock = per_second, max(burst, 1), clock
         self._buckets, self._lock = {}, threading.Lock()
 
     def take(self, caller):

@@ -56,6 +56,9 @@ def main(argv):
     logging.getLogger("nameko.containers").addFilter(_QuietExpected())
     logmask.install()
     settings = config.settings(argv[1])
+    if settings.jwt_jwks and "FENGQIAO_JWT_SECRET" in settings.development_secrets():
+        sys.exit("FENGQIAO_JWT_JWKS is set (production) but FENGQIAO_JWT_SECRET has its published development"
+                 " value, with which anyone could make service tokens: set a secret of your own")
     for name in settings.development_secrets():
         logging.warning("%s has its published development value: set your own for any real county", name)
     for name in prepare(settings):

@@ -192,7 +192,7 @@ class Route(HttpRequestHandler):
         return response
 
     def _within_rate(self, request):
-        if request.method == "GET":
+        if self.method == "GET":  # (werkzeug answers HEAD by the GET rule: a read too)
             return
         wait = self.server.limiter.take(request.environ[PRINCIPAL_KEY].subject)
         if wait:
@@ -201,7 +201,7 @@ class Route(HttpRequestHandler):
 
     def _audit(self, request, response):
         """Every command a person makes, and every read of personal data, in the audit log."""
-        if request.method == "GET" and not self.personal_data or request.environ.get(AUDITED_KEY):
+        if self.method == "GET" and not self.personal_data or request.environ.get(AUDITED_KEY):
             return
         database = next(d for d in self.container.dependencies if hasattr(d, "audit"))
         database.audit(request, {"status": response.status_code})
@@ -210,9 +210,13 @@ class Route(HttpRequestHandler):
         config = self.container.config
         try:
             who = auth.verify(config["JWT_SECRET"], config["JWT_AUDIENCE"],
-                              auth.bearer_token(request.headers.get("Authorization")), config.get("JWT_JWKS"))
+                              auth.bearer_token(request.headers.get("Authorization")), config.get("JWT_JWKS"),
+                              config.get("JWT_ISSUER", auth.ISSUER))
         except auth.AuthError as exc:
             raise Problem(401, "Unauthorized", str(exc))
+        except auth.KeysUnavailable as exc:
+            log.error("%s: %r", exc, exc.__cause__)
+            raise Problem(503, "Service Unavailable", "tokens cannot be checked now; try again shortly")
         if self.roles and not who.has_any(self.roles):
             raise Problem(403, "Forbidden", f"this needs one of the roles: {', '.join(self.roles)}")
         return who

@@ -1,7 +1,9 @@
 -- The audit log (审计日志): who did what, when and from where — every change a person makes
--- and every read of personal data. Append-only: the service's own database user cannot update,
--- delete or truncate it (the triggers below); each row's hash covers the one before, so that
--- an auditor can tell if a row was removed by someone who could (fengqiao/audit.py).
+-- and every read of personal data. Append-only: UPDATE, DELETE and TRUNCATE are refused (the
+-- triggers below) — against mistakes and a service's own code; a user who owns the table can
+-- lift them, so production runs the services as a role that does not (README, Operating).
+-- Each row's hash covers the one before: a row removed or altered breaks the chain
+-- (fengqiao/audit.py); an auditor who notes the head hash also tells a cut at the end.
 CREATE TABLE audit_log (
     seq       bigserial   PRIMARY KEY,
     at        timestamptz NOT NULL,

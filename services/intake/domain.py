@@ -157,11 +157,6 @@ def masked(petitioners):
     return [{"name": p["name"], "id_number": mask(p["id_number"]), "phone": mask(p["phone"])} for p in petitioners]
 
 
-# What events say of a discipline report (纪检举报) instead of its text: every service and
-# integrator reads the events, only discipline officers may read the report (here, at intake).
-WITHHELD = "纪检举报（内容仅纪检监察人员可见）"
-
-
 def registered_event(case):
     """The data of `case.registered`; personal data masked, and of a discipline report no text
     and no petitioner at all (their number only)."""
@@ -186,7 +181,7 @@ def registered_event(case):
         "guided_to": case["guided_to"] and case["guided_to"]["route"],
     }
     if case["channel_class"] == access.DISCIPLINE:
-        data.update(subject=WITHHELD, description="", petitioners=[], details={})
+        data.update(subject=access.WITHHELD, description="", petitioners=[], details={})
     return data
 
 

@@ -286,27 +286,25 @@ def _blank(value):
 
 def township_of_import(county, scope, requested=None):
     """The township whose ledger this is: the one named, else the importer's own (by scope).
-    Someone scoped to one township imports only that township's ledger."""
-    own = _township_of_node(county, scope)
+    A township's ledger is imported by its own people or the county's: a village's people would
+    register cases in their neighbours' villages, an unknown scope anywhere."""
+    node = county.nodes.get(scope)
+    if node is None or node.level not in ("county", "township"):
+        raise Refused(403, "Forbidden", f"a township's ledger is imported by its township's or the county's people,"
+                                        f" not from scope {scope}")
+    own = scope if node.level == "township" else None
     if requested is None:
         if own is None:
             raise Refused(400, "Invalid request", "name the township whose ledger this is (township=…)",
                           [{"field": "township", "message": "required for an importer scoped to the whole county"}])
         return own
-    node = county.nodes.get(requested)
-    if node is None or node.level != "township":
+    requested_node = county.nodes.get(requested)
+    if requested_node is None or requested_node.level != "township":
         raise Refused(400, "Invalid request", "not a township of this county",
                       [{"field": "township", "message": f"not a township of this county: {requested}"}])
     if own is not None and own != requested:
         raise Refused(403, "Forbidden", f"your scope covers township {own}, not {requested}")
     return requested
-
-
-def _township_of_node(county, code):
-    if code not in county.nodes:
-        return None
-    township = county.township_of(code)
-    return township.code if township else None
 
 
 class Places:
@@ -316,7 +314,7 @@ class Places:
         self.township, self.name = township, county.nodes[township].name
         self.by_name = {}
         for node in county.nodes.values():
-            if node.level != "county" and _township_of_node(county, node.code) == township:
+            if node.level != "county" and county.township_of(node.code).code == township:
                 for key in (node.code, node.name, _short(node.name)):
                     self.by_name.setdefault(key, node.code)
 

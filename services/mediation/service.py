@@ -42,7 +42,7 @@ class MediationService(BackboneService):
     def remember_case(self, event):
         """Keep what a file needs of a registered case; fill in a file opened before it came."""
         data = event["data"]
-        if data.get("guided_to") or data["channel_class"] == "discipline":
+        if data.get("guided_to") or data["channel_class"] == access.DISCIPLINE:
             return  # never mediated here; a discipline report stays with the discipline commission
         with self.db.transaction() as tx:
             if tx.already_handled(event):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import jinja2
 
+from fengqiao.access import DISCIPLINE
 from fengqiao.county import TOWNSHIP_DUTIES
 
 DEADLINE_EVENTS = ("deadline.due_soon", "deadline.overdue")
@@ -43,10 +44,18 @@ def _body_and_handlers(county, code):
     return [Recipient("body", code, body.name)] + _staff(county, [s.id for s in county.staff_of(code, "handler")])
 
 
+# Who hears of a case beyond the body that has it: a discipline report's body (纪委) keeps its
+# own line of escalation — the leaders of the place may be the ones it reports on.
+BEYOND_THE_BODY = ("supervisor", "township_leader", "township_leaders", "responsible")
+
+
 def recipients(county, spec, data):
     """Who `spec` (a recipient name of the notify file) means for an event's data."""
     context = data.get("context") or {}
     township = data.get("township")
+    body = county.bodies.get(context.get("body") or data.get("body") or "")
+    if spec in BEYOND_THE_BODY and body is not None and DISCIPLINE in body.channel_classes:
+        return []
     if spec == "lead_body":
         return _body_and_handlers(county, data.get("body"))
     if spec == "named_bodies":
@@ -54,8 +63,7 @@ def recipients(county, spec, data):
     if spec == "handlers":  # of a deadline's case, or a mediation file's mediators
         if context.get("mediators"):
             return _staff(county, context["mediators"])
-        body = context.get("body") or data.get("body")
-        return _staff(county, [s.id for s in county.staff_of(body, "handler")]) if body else []
+        return _staff(county, [s.id for s in county.staff_of(body.code, "handler")]) if body else []
     if spec == "mediators":
         return _staff(county, data.get("mediators") or context.get("mediators") or [])
     if spec == "supervisor":

@@ -89,18 +89,28 @@ class NotifyService(BackboneService):
     @route("GET", "/notifications", summary="Every message about a case and its delivery status", roles=STAFF,
            query_schema=NotificationsQuery, response_schema=NotificationSchema(many=True))
     def list_notifications(self, request):
-        query = load_query(request, NotificationsQuery())
+        query, who = load_query(request, NotificationsQuery()), principal(request)
         township = query["case"].split("-", 1)[0]  # a case number starts with its township's code
-        if not access.covers(principal(request), self.county, township):  # a township's messages, for its people
-            raise Problem(404, "Not Found", f"no case {query['case']}")
         with self.db.transaction() as tx:
-            return json_response(NotificationSchema(many=True).dump(store.notifications_of_case(tx, query["case"])))
+            messages = store.notifications_of_case(tx, query["case"])
+        if not access.covers(who, self.county, township) or (  # a township's messages, for its people;
+                not access.sees_discipline(who) and any(self._to_discipline(m) for m in messages)):  # a report's
+            raise Problem(404, "Not Found", f"no case {query['case']}")
+        return json_response(NotificationSchema(many=True).dump(messages))
+
+    def _to_discipline(self, message):
+        """A message to a body that takes discipline reports: the case is one (纪检举报)."""
+        body = self.county.bodies.get(message["recipient"])
+        return body is not None and access.DISCIPLINE in body.channel_classes
 
     @route("POST", "/notifications/<message_id>/retry", roles=("operator", "supervisor"), response_schema=NotificationSchema,
            summary="Send a failed message again (after the cause was mended: a secret set, a provider back)")
     def retry(self, request, message_id):
+        who = principal(request)
         with self.db.transaction() as tx:
             message = store.retry_failed(tx, message_id, _now()) if is_uuid(message_id) else None
+            if message is not None and not access.covers(who, self.county, message["number"].split("-", 1)[0]):
+                raise Problem(409, "Conflict", f"no failed message {message_id}")  # rolled back: not theirs
         if message is None:
             raise Problem(409, "Conflict", f"no failed message {message_id}")
         return json_response(NotificationSchema().dump(message))

@@ -85,12 +85,14 @@ class ReportingService(BackboneService):
 
     # --- a case -------------------------------------------------------------------------------
 
-    @route("GET", "/cases/<number>/timeline", roles=READERS, response_schema=TimelineSchema,
+    @route("GET", "/cases/<number>/timeline", roles=READERS, response_schema=TimelineSchema, personal_data=True,
            summary="A case's story: every event in order, its status, body, risk and running deadlines")
     def case_timeline(self, request, number):
         with self.db.transaction() as tx:
             case = store.find_case(tx, number)
-            if case is None or not access.sees(principal(request), self.county, case["location"], case["channel_class"]):
+            who = principal(request)
+            if case is None or not access.sees(who, self.county, case["location"], case["channel_class"]) \
+                    or case["channel_class"] is None and not access.sees_discipline(who):  # not registered yet
                 raise Problem(404, "Not Found", f"no case {number}")
             events = store.events_of(tx, case["case_id"])
         row, clocks = projection.fold(case["case_id"], events, self.deadlines.policies, self.deadlines.calendar,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from psycopg.types.json import Jsonb
 
+from fengqiao import access
 from services.reporting import tallies
 from services.reporting.projection import new_row
 
@@ -95,8 +96,8 @@ def _where(filters, period=None, column="registered_at", alias=""):
         if filters.get(name):
             clauses.append(f"{alias}{name} = %s")
             params.append(filters[name])
-    if filters.get("hide_discipline"):  # lists name cases: discipline reports only for their officers
-        clauses.append(f"{alias}channel_class IS DISTINCT FROM 'discipline'")
+    if filters.get("hide_discipline"):  # lists name cases: discipline reports only for their officers …
+        clauses.append(f"{alias}channel_class <> '{access.DISCIPLINE}'")  # … and a case whose class is unknown yet
     return " AND ".join(clauses), params
 
 

@@ -10,6 +10,7 @@ Pure: no framework, no SQL. Deadlines follow from the facts (see deploy/county/d
 import uuid
 from datetime import datetime, timedelta
 
+from fengqiao import access
 from fengqiao.auth import Principal
 from fengqiao.facts import Fact, Invalid, Refused, require
 from services.routing import rules as routing_rules
@@ -28,7 +29,15 @@ RETURNS_BEFORE_LEADER = 2  # a case returned twice goes to the governance-center
 HANDLING = ("assigned", "signed", "in_progress", "suspended", "returned")
 
 
+# What people write about a case. Of a discipline report (纪检举报) the events say only that it
+# is withheld: every service and integrator reads them.
+FREE_TEXT = ("reply", "note", "reason")
+
+
 def fact(type, case, **data):
+    if case.get("channel_class") == access.DISCIPLINE:
+        data = {k: access.WITHHELD if v and (k in FREE_TEXT or (type, k) == ("case.consulted", "decision")) else v
+                for k, v in data.items()}
     return Fact(type, {"case_id": str(case["id"]), "number": case["number"], "township": case["township"],
                        "status": case["status"], **data})
 

@@ -5,7 +5,7 @@ lists, not in the events integrators read."""
 import requests
 
 from fengqiao import auth, config
-from services.intake.domain import WITHHELD
+from fengqiao.access import WITHHELD
 from services.intake.schemas import REGISTRATION_EXAMPLE
 from tests.e2e.conftest import eventually, get_json
 

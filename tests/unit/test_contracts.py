@@ -55,6 +55,12 @@ def test_committed_openapi_documents_are_current(name):
         "run `python -m fengqiao.cli openapi` and commit docs/api/"
 
 
+def test_every_route_that_is_not_public_names_the_roles_it_admits():
+    open_to_any_token = [f"{name} {r.method} {r.url}" for name in config.SERVICES
+                         for _, r in routes_of(service_class(name)) if not r.public and not r.roles]
+    assert open_to_any_token == []  # an integrator's token, say, would read them
+
+
 def test_the_readme_defines_each_indicator_as_the_code_does():
     from services.reporting.indicators import DEFINITIONS
 

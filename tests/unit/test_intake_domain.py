@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from fengqiao import access
 from fengqiao.config import REPO_ROOT
 from fengqiao.county import load
 from services.intake import domain
@@ -99,7 +100,7 @@ def test_a_discipline_reports_events_carry_no_text_and_no_petitioner():
     case = {**domain.new_case(COUNTY, reg(category="cadre_misconduct")), "number": "QS-2026-000001"}
     assert case["channel_class"] == "discipline"
     data = domain.registered_event(case)
-    assert (data["subject"], data["description"], data["petitioners"]) == (domain.WITHHELD, "", [])
+    assert (data["subject"], data["description"], data["petitioners"]) == (access.WITHHELD, "", [])
     assert data["petitioner_count"] == 1 and "王某某" not in str(data) and case["subject"] not in str(data)
     repeat = domain.repeat_linked_event({**case, "repeat_count": 1}, case)
     assert repeat["petitioners"] == [] and "王某某" not in str(repeat)

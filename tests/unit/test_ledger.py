@@ -258,13 +258,15 @@ def test_the_report_sorts_each_row_by_outcome():
         {"field": "received_at", "column": "登记时间", "message": "lies in the future"}]
 
 
-@pytest.mark.parametrize("scope, asked, township", [("QS01", None, "QS"), ("QS", "QS", "QS"), ("SH", "BY", "BY"),
-                                                    ("QS01-G1", None, "QS")])
+@pytest.mark.parametrize("scope, asked, township", [("QS", None, "QS"), ("QS", "QS", "QS"), ("SH", "BY", "BY")])
 def test_the_township_is_the_importers_own_or_the_one_named(scope, asked, township):
     assert ledger.township_of_import(COUNTY, scope, asked) == township
 
 
-@pytest.mark.parametrize("scope, asked, status", [("SH", None, 400), ("SH", "QS01", 400), ("QS", "BY", 403)])
+@pytest.mark.parametrize("scope, asked, status", [
+    ("SH", None, 400), ("SH", "QS01", 400), ("QS", "BY", 403),
+    ("QS01", None, 403), ("QS01-G1", "QS", 403), ("NOWHERE", "QS", 403),  # a village's people, an unknown scope
+])
 def test_a_township_that_cannot_be_told_or_is_not_yours_is_refused(scope, asked, status):
     with pytest.raises(ledger.Refused) as refused:
         ledger.township_of_import(COUNTY, scope, asked)

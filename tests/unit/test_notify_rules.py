@@ -77,6 +77,14 @@ def test_each_trigger_reaches_the_right_people_by_the_right_channels(e, expected
     assert sent(e) == expected
 
 
+def test_a_discipline_reports_escalation_stays_with_its_discipline_body():
+    late = deadline_event("overdue", days_overdue=3, context={"case_id": CASE["case_id"], "body": "QS-DISCIPLINE"})
+    assert {kind for kind, _, _ in sent(late)} == {"deadline_overdue"}  # its handlers; no supervisor, no township head
+    assert {who for _, who, _ in sent(late)} == {s.id for s in COUNTY.staff_of("QS-DISCIPLINE", "handler")} != set()
+    ordinary = deadline_event("overdue", days_overdue=3)
+    assert {kind for kind, _, _ in sent(ordinary)} == {"deadline_overdue", "deadline_overdue_escalated"}
+
+
 def test_three_days_overdue_reaches_the_township_head():
     assert ("deadline_overdue_escalated", "QS-LIUXF", "sms") in sent(deadline_event("overdue", days_overdue=3))
 

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from fengqiao import access
 from fengqiao.auth import Principal
 from fengqiao.config import REPO_ROOT
 from fengqiao.county import load as load_county
@@ -56,6 +57,17 @@ def test_the_happy_path_from_signing_to_closure():
     assert types(domain.follow_up(case, "satisfied", None, CLERK, T0)) == ["case.followed_up"]
     closed = domain.close(case, T0)
     assert types(closed) == ["case.closed"] and case["status"] == "closed" and closed[0].data["status"] == "closed"
+
+
+def test_a_discipline_reports_events_say_nothing_of_what_people_wrote():
+    case = in_progress(category="cadre_misconduct", channel_class="discipline")
+    [resolved] = domain.resolve(case, "referred", "已移送区纪委立案审查", HANDLER, T0)
+    [followed] = domain.follow_up(case, "satisfied", "举报人认可处理结果", CLERK, T0)
+    assert resolved.data["reply"] == followed.data["note"] == access.WITHHELD
+    assert resolved.data["outcome"] == "referred" and followed.data["rating"] == "satisfied"  # the facts stay
+    assert case["resolution"]["reply"] == "已移送区纪委立案审查"  # routing's own record keeps the text
+    ordinary = in_progress()
+    assert domain.resolve(ordinary, "demand_met", "院墙已拆除", HANDLER, T0)[0].data["reply"] == "院墙已拆除"
 
 
 @pytest.mark.parametrize("verb, status", [

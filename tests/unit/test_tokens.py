@@ -98,3 +98,21 @@ def test_keys_are_fetched_from_the_providers_url_and_again_when_it_rotates(monke
         assert auth.verify(SECRET, AUDIENCE, signed(STRANGER, kid="k2"), jwks=url).scope == "QS"
     finally:
         server.shutdown()
+
+
+def test_the_providers_own_issuer_is_checked_for_its_tokens(key_file):
+    idp = "https://id.songhe.example/realms/county"
+    token = signed(PROVIDER, iss=idp)
+    assert auth.verify(SECRET, AUDIENCE, token, jwks=key_file, provider=idp).subject == "QS-CHENJH"
+    with pytest.raises(auth.AuthError, match="issuer"):
+        auth.verify(SECRET, AUDIENCE, token, jwks=key_file)  # expected "fengqiao"
+
+
+def test_keys_that_cannot_be_had_are_no_verdict_on_the_token(tmp_path):
+    with pytest.raises(auth.KeysUnavailable):
+        auth.verify(SECRET, AUDIENCE, signed(PROVIDER), jwks=str(tmp_path / "missing.json"))
+    closed = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = closed.server_port
+    closed.server_close()  # nothing listens there now
+    with pytest.raises(auth.KeysUnavailable):
+        auth.verify(SECRET, AUDIENCE, signed(PROVIDER), jwks=f"http://127.0.0.1:{port}/jwks.json")
