@@ -33,6 +33,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 PROM_DIR = ROOT / "deploy" / "prometheus"
 # Labels Prometheus adds to every scraped series (prometheus.yml's job, target and relabelling).
 TARGET_LABELS = {"job", "instance", "component"}
+# Metrics of RabbitMQ's own plugin the alerts read (scraped by prometheus.yml's job `rabbitmq`).
+BROKER_METRICS = {"rabbitmq_queue_messages_ready": {"queue", "vhost"}}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -422,7 +424,8 @@ def test_alerts_have_severity_and_annotations():
 def test_alerts_use_only_metrics_and_labels_the_code_exports():
     known = defined_metrics()
     assert "fengqiao_outbox_oldest_pending_seconds" in known  # the introspection itself works
-    source = "\n".join(p.read_text() for p in (ROOT / "fengqiao").glob("*.py"))
+    code = [*(ROOT / "fengqiao").glob("*.py"), *(ROOT / "services").glob("*/*.py")]
+    source = "\n".join(p.read_text() for p in code)
     for rule in alert_rules():
         selectors = _metric_selectors(rule["expr"])
         assert selectors, f"{rule['alert']}: no metric found in {rule['expr']!r}"
@@ -430,6 +433,8 @@ def test_alerts_use_only_metrics_and_labels_the_code_exports():
             assert name, f"{rule['alert']}: selector without a metric name"
             if name == "up":
                 labels = set()
+            elif name in BROKER_METRICS:  # RabbitMQ's own (rabbitmq_prometheus, per object)
+                labels = BROKER_METRICS[name]
             else:
                 assert name in known, f"{rule['alert']}: fengqiao/metrics.py defines no {name}"
                 labels = known[name]
@@ -579,3 +584,37 @@ def test_production_runs_broker_and_database_on_their_operators_three_times_over
     created = " ".join(cluster["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"]) + cluster["spec"]["bootstrap"]["initdb"]["database"]
     assert all(f"fengqiao_{name}" in created for name in SERVICES)
     assert all(of_kind(docs, "Deployment")[name]["spec"]["replicas"] >= 2 for name in SERVICES)
+
+
+# --- Grafana (deploy/grafana) ------------------------------------------------------------------
+
+GRAFANA = ROOT / "deploy" / "grafana"
+PROCESS_METRICS = {"up", "process_resident_memory_bytes", "process_cpu_seconds_total"}
+
+
+def test_the_dashboards_are_what_their_code_writes():
+    from scripts import dashboards
+
+    for name, text in dashboards.rendered().items():
+        assert (GRAFANA / "dashboards" / name).read_text(encoding="utf-8") == text, \
+            f"{name}: run `python -m scripts.dashboards` and commit deploy/grafana/dashboards/"
+    assert {p.name for p in (GRAFANA / "dashboards").glob("*.json")} == set(dashboards.rendered())
+
+
+def test_every_dashboard_query_names_metrics_and_labels_the_services_export():
+    defined = defined_metrics()
+    [source] = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())["datasources"]
+    for path in (GRAFANA / "dashboards").glob("*.json"):
+        board = json.loads(path.read_text(encoding="utf-8"))
+        assert len({p["id"] for p in board["panels"]}) == len(board["panels"]) > 0
+        for p in board["panels"]:
+            for target in p["targets"]:
+                assert target["datasource"]["uid"] == source["uid"]
+                expr = target["expr"]
+                names = set(re.findall(r"\b(fengqiao_[a-z_]+|process_[a-z_]+|up)\b(?=\s*[{\[)])", expr))
+                assert names, f"{path.name} {p['title']}: no metric in {expr}"
+                for name in names - PROCESS_METRICS:
+                    assert name in defined, f"{path.name} {p['title']}: {name} is not a metric the services export"
+                    for matchers in re.findall(rf"\b{name}\{{([^}}]*)\}}", expr):
+                        keys = set(re.findall(r"([a-z_]+)\s*[!=]~?", matchers))
+                        assert keys <= defined[name] | TARGET_LABELS, f"{path.name}: {name} has no label {keys}"
