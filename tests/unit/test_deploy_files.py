@@ -477,6 +477,13 @@ def test_alerts_fire_when_they_should():
     _promtool("test", "rules", "alerts_test.yml")
 
 
+def test_the_readme_documents_every_setting_the_code_reads():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in config_env_names():
+        per_service = re.sub(rf"FENGQIAO_({'|'.join(s.upper() for s in SERVICES)})_", "FENGQIAO_<SERVICE>_", name)
+        assert f"`{name}`" in readme or f"`{per_service}`" in readme, f"the README's settings table lacks {name}"
+
+
 # --- Kubernetes (deploy/k8s) -------------------------------------------------------------------
 
 K8S = ROOT / "deploy" / "k8s"
