@@ -24,7 +24,7 @@ def fuzz(url, token, cassette):
          "--checks", "not_a_server_error", "--max-examples", "15", "--seed", "20261201", "--no-shrink",
          "--workers", "1", "--no-color", "--suppress-health-check", "all", "--warnings", "off",
          "--report", "vcr", "--report-vcr-path", str(cassette)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=cassette.parent)  # its cache beside the cassette
 
 
 def accepted_commands(cassette):
