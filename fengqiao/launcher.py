@@ -1,6 +1,7 @@
 """Start services as processes and wait until they are ready: used by `make run`, the
 end-to-end tests and the benchmarks, so all three run the same topology."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -8,6 +9,8 @@ import time
 import urllib.request
 
 from fengqiao import config
+
+GATEWAY_CONF = config.REPO_ROOT / "deploy" / "gateway" / "nginx.conf"
 
 
 def start(name, env=None, log_file=None, replica=0):
@@ -53,8 +56,37 @@ def stop(processes, timeout=15):
             p.wait()
 
 
+def gateway_port(env=None):
+    return int({**os.environ, **(env or {})}.get("FENGQIAO_GATEWAY_PORT", 8080))
+
+
+def gateway_config(run_dir, env=None):
+    """The compose gateway's nginx.conf as a process of its own on loopback: the services at
+    their local ports, every path nginx writes under `run_dir`."""
+    server = GATEWAY_CONF.read_text()
+    for name, default in config.SERVICES.items():
+        server = server.replace(f"http://{name}:{default}/", f"http://127.0.0.1:{port_of(name, env)}/")
+    server = server.replace("listen 8080;", f"listen 127.0.0.1:{gateway_port(env)};")
+    temp = " ".join(f"{kind}_temp_path {run_dir}/{kind};"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (f"daemon off;\npid {run_dir}/nginx.pid;\nevents {{}}\n"
+            f"http {{\n  access_log {run_dir}/access.log;\n  {temp}\n{server}}}\n")
+
+
+def start_gateway(run_dir, env=None, log_file=None):
+    """nginx in front of the services as in compose (/intake/… → intake), or None without nginx."""
+    nginx = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
+    if nginx is None:
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "nginx.conf").write_text(gateway_config(run_dir, env))
+    command = [nginx, "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(run_dir / "nginx.conf")]
+    return subprocess.Popen(command, stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
 def main():
-    """`make run`: every service, until Ctrl-C."""
+    """`make run`: every service, and the gateway in front of them, until Ctrl-C."""
     # A shell starting us in the background ignores SIGINT for us; Ctrl-C must still work.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -67,10 +99,15 @@ def main():
             processes.append(p)
             wait_ready(f"http://127.0.0.1:{port_of(name)}/health/ready", p)
             print(f"  {name:<10} http://127.0.0.1:{port_of(name)}   (log: run/logs/{name}.log)", flush=True)
+        gateway = start_gateway(config.REPO_ROOT / "run" / "gateway", log_file=open(log_dir / "gateway.log", "ab"))
+        if gateway is not None:
+            processes.append(gateway)
+            wait_ready(f"http://127.0.0.1:{gateway_port()}/healthz", gateway)
+            print(f"  {'gateway':<10} http://127.0.0.1:{gateway_port()}/<service>/…", flush=True)
         print("Fengqiao is running. Ctrl-C stops it.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        failed = [n for n, p in zip(config.SERVICES, processes) if p.poll() is not None]
+        failed = [n for n, p in zip([*config.SERVICES, "gateway"], processes) if p.poll() is not None]
         print(f"stopped unexpectedly: {', '.join(failed)} (see run/logs)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and RabbitMQ run locally and know Fengqiao: install them from Debian's
 # packages when missing, start them when stopped, then create the database role and the
-# RabbitMQ vhosts. Safe to run again and again.
+# RabbitMQ vhosts; and that nginx is there for the gateway. Safe to run again and again.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -57,4 +57,11 @@ for vhost in $vhosts; do
   as_root rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
   as_root rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
 done
-echo "PostgreSQL and RabbitMQ are ready."
+# --- the gateway -------------------------------------------------------------------------
+# nginx in front of the services (`make run` starts it as a process of its own on :8080, with
+# deploy/gateway/nginx.conf): only the binary is needed; a system nginx the package may start
+# is left alone (it listens on :80).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx…"; apt_install --no-install-recommends nginx-light
+fi
+echo "PostgreSQL, RabbitMQ and nginx are ready."
