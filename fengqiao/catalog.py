@@ -1,5 +1,7 @@
 """The event catalog (docs/events/catalog.yaml): which events exist, who emits them, and the
 JSON Schema of their data."""
+from functools import lru_cache
+
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -17,6 +19,26 @@ def data_errors(catalog, event):
     entry = catalog.get(event["type"])
     if entry is None:
         return [f"{event['type']} is not in the catalog"]
-    validator = Draft202012Validator(entry["data"], format_checker=FormatChecker())
+    return _errors(_validator(entry["data"]), event)
+
+
+def contract_errors(event):
+    """As data_errors against the catalog in the repository, with each schema compiled once:
+    what a consumer checks on every event it receives. A type the catalog does not know passes
+    (a newer producer's event reaching an older consumer is no error)."""
+    validator = _validators().get(event["type"])
+    return [] if validator is None else _errors(validator, event)
+
+
+@lru_cache(maxsize=1)
+def _validators():
+    return {name: _validator(entry["data"]) for name, entry in load().items()}
+
+
+def _validator(schema):
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _errors(validator, event):
     return [f"{event['type']}: {'/'.join(map(str, e.path)) or 'data'}: {e.message}"
             for e in validator.iter_errors(event["data"])]

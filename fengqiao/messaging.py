@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import eventlet
 from amqp.exceptions import ChannelError
+from amqp.exceptions import ConnectionError as AMQPConnectionError
 from kombu import Connection, Exchange, Queue, binding
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from functools import partial
@@ -20,6 +21,7 @@ from functools import partial
 from nameko.messaging import Consumer, QueueConsumer
 
 from fengqiao import metrics
+from fengqiao.catalog import contract_errors
 from fengqiao.events import InvalidEvent, exchange_of, validate
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,11 @@ def connect(amqp_uri, **kwargs):
 def waiting(amqp_uri, queue):
     """How many messages are ready in a queue (a passive declare: it never makes one)."""
     with connect(amqp_uri) as conn:
-        return conn.default_channel.queue_declare(queue, passive=True).message_count
+        return queue_depth(conn, queue)
+
+
+def queue_depth(connection, queue):
+    return connection.default_channel.queue_declare(queue, passive=True).message_count
 
 
 class ParkingQueueConsumer(QueueConsumer):
@@ -89,6 +95,23 @@ class ParkingQueueConsumer(QueueConsumer):
         for provider, consumer in self._consumers.items():
             consumer.on_message = partial(self._decode_and_handle, provider)
         return consumers
+
+    def ack_message(self, message):
+        self._settle(message, message.ack)
+
+    def requeue_message(self, message):
+        self._settle(message, message.requeue)
+
+    def _settle(self, message, settle):
+        """nameko lets a socket error from an ack or requeue on a connection the broker just
+        dropped kill the whole service. The broker gives back every unsettled message of a lost
+        connection anyway (redelivered, then deduplicated by the inbox), so it is only logged."""
+        if not message.channel.connection:
+            return
+        try:
+            settle()
+        except (OSError, AMQPConnectionError) as exc:
+            log.warning("connection lost before a message was settled; the broker redelivers it: %s", exc)
 
     def _decode_and_handle(self, provider, message):
         try:
@@ -139,6 +162,8 @@ class EventHandler(Consumer):
     def handle_message(self, body, message):
         try:
             validate(body)
+            if errors := contract_errors(body):  # retrying cannot mend it: parked at once
+                raise InvalidEvent("; ".join(errors)[:1000])
         except InvalidEvent as exc:
             self.park(message, exc, attempt=1)
             return

@@ -12,7 +12,7 @@ import requests
 from pypdf import PdfReader
 
 from fengqiao import auth, catalog, config, deadlines
-from fengqiao.events import new_event
+from tests.support.events import contract_event
 from services.mediation.service import MediationService
 from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
 
@@ -36,7 +36,7 @@ def registered(case_id=CASE_ID, number=NUMBER, **over):
             "registered_at": "2026-11-20T01:00:00+00:00", "anonymous": False, "collective": False,
             "petitioner_count": 1, "petitioners": [{"name": "王某某", "phone": "****8000"}], "details": {},
             "proposed_channel_class": "civil_dispute", "guided_to": None, **over}
-    return new_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
+    return contract_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
 
 
 def assigned(case_id=CASE_ID, number=NUMBER, body="QS01-MEDIATION", co_bodies=(), channel_class="civil_dispute"):
@@ -44,7 +44,7 @@ def assigned(case_id=CASE_ID, number=NUMBER, body="QS01-MEDIATION", co_bodies=()
             "body_name": "柳湾村人民调解委员会", "body_level": "village", "tier": "village", "co_bodies": list(co_bodies),
             "rule": "small-matter-in-the-village", "reason": "小事不出村", "assigned_by": "rules",
             "channel_class": channel_class, "category": "neighbour_dispute"}
-    return new_event("routing", "case.assigned", data, subject=case_id, correlationid=f"corr-{number}")
+    return contract_event("routing", "case.assigned", data, subject=case_id, correlationid=f"corr-{number}")
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def test_a_file_ends_when_its_case_goes_elsewhere_and_the_next_mediating_body_op
                         and r[0])
     assert (second["number"], second["body"], second["mediators"]) == (f"{NUMBER}-M2", "QS-JUDICIAL", ["QS-SONGGL"])
     assert second["parties"] == [{"name": "王某某", "role": "applicant"}]
-    publish(amqp_uri, "routing", new_event("routing", "case.closed", {
+    publish(amqp_uri, "routing", contract_event("routing", "case.closed", {
         "case_id": CASE_ID, "number": NUMBER, "township": "QS", "status": "closed", "final": False},
         subject=CASE_ID, correlationid=f"corr-{NUMBER}"))
     eventually(lambda: requests.get(f"{base}/files?case={NUMBER}&status=open", headers=CLERK).json() == [])

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from fengqiao import auth, catalog, config
-from fengqiao.events import new_event
+from tests.support.events import contract_event
 from services.intake.schemas import REGISTRATION_EXAMPLE
 from services.intake.service import IntakeService
 from services.notify.service import NotifyService
@@ -97,7 +97,7 @@ def stack(run_service, fresh_database, isolated, notify_file, standin, monkeypat
 
 def routing_event(type, **data):
     base = {"case_id": CASE_ID, "number": "QS-2026-000001", "township": "QS", "status": "assigned"}
-    return new_event("routing", type, {**base, **data}, subject=CASE_ID, correlationid="corr-1")
+    return contract_event("routing", type, {**base, **data}, subject=CASE_ID, correlationid="corr-1")
 
 
 ASSIGNED = dict(body="QS01-MEDIATION", body_name="柳湾村人民调解委员会", body_level="village", tier="village",
@@ -225,7 +225,7 @@ def test_the_same_deadline_notice_three_times_and_again_sends_one_message_with_t
             "case_id": CASE_ID, "started_at": "2026-03-02T01:30:00+00:00", "due_at": "2026-05-06T16:00:00+00:00",
             "due_date": "2026-05-06", "share_used": 0.8, "context": {"case_id": CASE_ID, "body": "QS-JUDICIAL"},
             "threshold": "80%"}
-    notice = new_event("routing", "deadline.due_soon", {**data, "number": "QS-2026-000001", "township": "QS"},
+    notice = contract_event("routing", "deadline.due_soon", {**data, "number": "QS-2026-000001", "township": "QS"},
                        subject=CASE_ID, correlationid="corr-1")
     for _ in range(3):
         publish(amqp_uri, "routing", notice)  # redelivered
@@ -268,10 +268,10 @@ def test_the_monthly_digest_tells_the_township_s_leaders_of_a_rising_category(
     last_month = (this_month - timedelta(days=1)).replace(day=10)
     for i in range(4):  # four land disputes in one village last month, none before: rising
         case_id = str(uuid.uuid4())
-        data = {"case_id": case_id, "number": f"BY-2026-9000{i}", "township": "BY", "location": "BY01",
+        data = {"case_id": case_id, "number": f"BY-2026-90000{i}", "township": "BY", "location": "BY01",
                 "category": "land_dispute", "channel": "visit", "channel_class": "civil_dispute", "subject": "地界",
                 "registered_at": (last_month + timedelta(hours=i)).isoformat(), "petitioner_count": 1, "collective": False}
-        event = new_event("intake", "case.registered", data, subject=case_id, correlationid=case_id)
+        event = contract_event("intake", "case.registered", data, subject=case_id, correlationid=case_id)
         publish(amqp_uri, "intake", {**event, "time": data["registered_at"]})
     reporting_url = f"http://127.0.0.1:{web_port(reporting)}"
     eventually(lambda: requests.get(f"{reporting_url}/stats", headers=token("clerk")).json()["total"] == 4)

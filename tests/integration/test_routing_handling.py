@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from fengqiao import auth, catalog, config
-from fengqiao.events import new_event
+from tests.support.events import contract_event
 from services.routing.service import RoutingService
 from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
 
@@ -35,7 +35,7 @@ def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
             "registered_at": now, "anonymous": False, "collective": False,
             "petitioner_count": 1, "petitioners": [], "details": {}, "proposed_channel_class": "civil_dispute",
             "guided_to": None, **over}
-    return new_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
+    return contract_event("intake", "case.registered", data, subject=case_id, correlationid=f"corr-{number}")
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_an_overdue_case_escalates_exactly_once_with_two_replicas(run_service, f
 def repeat_linked(repeat_count=1, petitioners=1, case_id=CASE_ID, number="QS-2026-000001"):
     data = {"case_id": case_id, "number": number, "channel": "visit", "received_at": "2026-11-21T01:00:00+00:00",
             "repeat_count": repeat_count, "petitioners": [{"name": f"村民{i}"} for i in range(petitioners)]}
-    return new_event("intake", "case.repeat_linked", data, subject=case_id, correlationid=f"corr-{number}")
+    return contract_event("intake", "case.repeat_linked", data, subject=case_id, correlationid=f"corr-{number}")
 
 
 def test_a_repeat_petition_that_overtakes_its_registration_still_counts(routing, amqp_uri):
@@ -210,7 +210,7 @@ def concluded(outcome, **data):
             "number": "QS-2026-000001", "township": "QS", "file_status": "concluded", "mediating_body": "QS01-MEDIATION",
             "outcome": outcome, "note": None,
             "mediators": ["QS-XUCS"], "concluded_by": "QS-XUCS", **data}
-    return new_event("mediation", "mediation.concluded", base, subject=CASE_ID, correlationid="corr-QS-2026-000001")
+    return contract_event("mediation", "mediation.concluded", base, subject=CASE_ID, correlationid="corr-QS-2026-000001")
 
 
 def test_a_mediation_agreement_resolves_the_case(routing, amqp_uri):
