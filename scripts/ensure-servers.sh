@@ -23,6 +23,14 @@ fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }
 # cd /: the postgres user may not read the caller's working directory
 psql_admin() { (cd / && as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtAX "$@"); }
+# Each service process pools up to 12 connections; two replicas of five services (the end-to-end
+# suite's second pass) need more than PostgreSQL's default 100.
+if [ "$(psql_admin -c "SHOW max_connections")" -lt 300 ]; then
+  echo "raising PostgreSQL's max_connections to 300 (a restart)…"
+  psql_admin -c "ALTER SYSTEM SET max_connections = 300"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main restart
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'fengqiao'")" != 1 ]; then
   echo "creating database role fengqiao…"
   psql_admin -c "CREATE ROLE fengqiao LOGIN CREATEDB PASSWORD 'fengqiao'"

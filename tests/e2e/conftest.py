@@ -1,5 +1,6 @@
 """All five services as real processes (`python -m fengqiao.runner`), as `make run` starts
 them, against the test databases and vhost."""
+import collections
 import os
 import shutil
 import time
@@ -34,22 +35,36 @@ def e2e_env():
 
 
 class Stack:
-    def __init__(self):
+    """The services as processes, `replicas` of each (a second replica listens on port + 100).
+    `url(name)` takes turns among a service's replicas, so requests reach all of them."""
+
+    def __init__(self, replicas=1):
+        self.replicas = replicas
         self.processes = {}
+        self._turn = collections.Counter()
         LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-    def url(self, name):
-        return f"http://127.0.0.1:{launcher.port_of(name)}"
+    def url(self, name, replica=None):
+        if replica is None:
+            replica, self._turn[name] = self._turn[name] % self.replicas, self._turn[name] + 1
+        return f"http://127.0.0.1:{launcher.port_of(name) + 100 * replica}"
 
     def start(self, *names):
         for name in names:
             log = open(LOG_DIR / f"{name}.log", "ab")
-            self.processes[name] = launcher.start(name, log_file=log)
+            self.processes[name] = [launcher.start(name, log_file=log, replica=r) for r in range(self.replicas)]
         for name in names:
-            launcher.wait_ready(f"{self.url(name)}/health/ready", self.processes[name])
+            for replica, process in enumerate(self.processes[name]):
+                launcher.wait_ready(f"{self.url(name, replica)}/health/ready", process)
+
+    def kill(self, name):
+        """SIGKILL every replica: no shutdown, no goodbye to the broker or the database."""
+        for process in self.processes[name]:
+            process.kill()
+            process.wait()
 
     def stop(self):
-        launcher.stop(list(self.processes.values()))
+        launcher.stop([p for replicas in self.processes.values() for p in replicas])
         self.processes.clear()
 
 
@@ -75,11 +90,26 @@ def channels(tmp_path, monkeypatch):
         process.wait()
 
 
-@pytest.fixture
-def stack(e2e_env, channels):
+def _stack(channels, replicas):
     cli(["setup"])  # databases, migrations and every queue, as deployment does before starting
-    s = Stack()
+    s = Stack(replicas)
     s.channels = channels
+    return s
+
+
+@pytest.fixture(params=[1, 2], ids=["1-replica", "2-replicas"])
+def stack(request, e2e_env, channels):
+    """The suite runs with one replica of every service, then again with two (competing
+    consumers, timers racing, requests taking turns)."""
+    s = _stack(channels, request.param)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def single_stack(e2e_env, channels):
+    """One replica of each: for tests of the topology itself (ports, gateway, launcher)."""
+    s = _stack(channels, 1)
     yield s
     s.stop()
 

@@ -38,13 +38,13 @@ def accepted_commands(cassette):
     return found
 
 
-def test_invalid_requests_never_break_a_service_nor_write_anything(stack, monkeypatch, tmp_path):
+def test_invalid_requests_never_break_a_service_nor_write_anything(single_stack, monkeypatch, tmp_path):
     monkeypatch.setenv("FENGQIAO_WRITE_RATE", "0")  # every request reaches validation
-    stack.start(*config.SERVICES)
+    single_stack.start(*config.SERVICES)
     s = config.settings("intake")
     token = auth.issue(s.jwt_secret, s.jwt_audience, "fuzzer", ROLES, "SH")
     for name in config.SERVICES:
-        run = fuzz(stack.url(name), token, tmp_path / f"{name}.yaml")
+        run = fuzz(single_stack.url(name), token, tmp_path / f"{name}.yaml")
         assert run.returncode == 0, f"{name}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
     for name, table in TABLES.items():
         with psycopg.connect(config.settings(name).database_url) as conn:

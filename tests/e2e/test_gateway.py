@@ -22,8 +22,8 @@ def answers(url):
         return None
 
 
-def test_the_gateway_answers_for_every_service_under_its_prefix(stack, headers, tmp_path):
-    stack.start(*config.SERVICES)
+def test_the_gateway_answers_for_every_service_under_its_prefix(single_stack, headers, tmp_path):
+    single_stack.start(*config.SERVICES)
     env = {"FENGQIAO_GATEWAY_PORT": str(free_port())}
     gateway = launcher.start_gateway(tmp_path / "gateway", env)
     assert gateway is not None, "nginx is missing: scripts/ensure-servers.sh installs it"

@@ -13,7 +13,7 @@ def children_of(pid):
     return [int(p) for p in out.split()]
 
 
-def test_run_prints_every_service_and_ctrl_c_stops_them_all(stack):
+def test_run_prints_every_service_and_ctrl_c_stops_them_all(single_stack):
     env = {**os.environ, "FENGQIAO_GATEWAY_PORT": "18080"}
     proc = subprocess.Popen([sys.executable, "-m", "fengqiao.launcher"], cwd=config.REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, text=True)

@@ -4,7 +4,6 @@ and every rule loaded; promtool finds nothing to say about any service's metric 
 import shutil
 import socket
 import subprocess
-import time
 
 import requests
 import yaml
@@ -21,17 +20,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_prometheus_scrapes_every_service_and_loads_the_alerts(stack, tmp_path):
-    stack.start(*config.SERVICES)
+def test_prometheus_scrapes_every_service_and_loads_the_alerts(single_stack, tmp_path):
+    single_stack.start(*config.SERVICES)
     for name in config.SERVICES:
-        exposed = requests.get(f"{stack.url(name)}/metrics", timeout=5).text
+        exposed = requests.get(f"{single_stack.url(name)}/metrics", timeout=5).text
         lint = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=exposed, capture_output=True,
                               text=True)
         assert lint.returncode == 0 and not lint.stdout.strip(), f"{name}: {lint.stdout}{lint.stderr}"
     shipped = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
     [job] = [j for j in shipped["scrape_configs"] if j["job_name"] == "fengqiao"]  # (the broker's is not ours to run)
     shipped["scrape_configs"] = [job]
-    job["static_configs"] = [{"targets": [stack.url(name).split("//", 1)[1] for name in config.SERVICES]}]
+    job["static_configs"] = [{"targets": [single_stack.url(name).split("//", 1)[1] for name in config.SERVICES]}]
     shipped.update(rule_files=[str(PROM_DIR / "alerts.yml")],
                    **{"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}})
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(shipped))
