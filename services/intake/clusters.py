@@ -17,13 +17,17 @@ def bigrams(text):
 def similarity(a, b):
     """Sørensen–Dice likeness of two texts' character bigrams, 0 to 1 (kinder than Jaccard to
     two complaints of different length about the same thing)."""
-    x, y = bigrams(a), bigrams(b)
+    return _dice(bigrams(a), bigrams(b))
+
+
+def _dice(x, y):
     return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
 
 
 def closest(text, candidates, threshold):
     """The candidate (a dict with `text`) most like `text`, if alike enough; else None."""
-    scored = [(similarity(text, c["text"]), c) for c in candidates]
+    mine = bigrams(text)  # once, not once per candidate
+    scored = [(_dice(mine, bigrams(c["text"])), c) for c in candidates]
     best = max(scored, key=lambda sc: sc[0], default=(0.0, None))
     return best[1] if best[0] >= threshold else None
 

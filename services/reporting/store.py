@@ -146,10 +146,15 @@ COMPACT_BATCH = 50_000
 def add_to_tallies(tx, changes):
     """Append what a row's change adds ({key: {count: n}}): no lock shared with other cases."""
     if changes:
-        columns = ["day", *tallies.DIMENSIONS, *COUNTS]
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        tx.execute(f"INSERT INTO tally_deltas ({', '.join(columns)}) VALUES {', '.join([one] * len(changes))}",
-                   [v for key, counts in sorted(changes.items()) for v in (*key, *(counts.get(n, 0) for n in COUNTS))])
+        rows = [(*key, *(counts.get(n, 0) for n in COUNTS)) for key, counts in sorted(changes.items())]
+        tx.execute(_ADD_DELTAS, [list(column) for column in zip(*rows)])
+
+
+# One array per column, unnested: the same statement text whatever the number of rows, so
+# psycopg parses it once (a VALUES list per row made a new, long statement every time).
+_DELTA_TYPES = {"day": "date", **{d: "text" for d in tallies.DIMENSIONS}, **{n: "integer" for n in COUNTS}}
+_ADD_DELTAS = (f"INSERT INTO tally_deltas ({', '.join(_DELTA_TYPES)}) SELECT * FROM unnest("
+               + ", ".join(f"%s::{t}[]" for t in _DELTA_TYPES.values()) + ")")
 
 
 def compact_tallies(tx, limit=COMPACT_BATCH):
