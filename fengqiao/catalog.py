@@ -1,5 +1,6 @@
 """The event catalog (docs/events/catalog.yaml): which events exist, who emits them, and the
 JSON Schema of their data."""
+import copy
 from functools import lru_cache
 
 import yaml
@@ -12,6 +13,29 @@ CATALOG_FILE = REPO_ROOT / "docs" / "events" / "catalog.yaml"
 
 def load():
     return yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))["events"]
+
+
+def emitters(entry):
+    """The services that publish a type (deadlines: routing and mediation both)."""
+    return entry["emitter"] if isinstance(entry["emitter"], list) else [entry["emitter"]]
+
+
+def inlined(schema):
+    """A data schema with its `$defs` put in place of their `$ref`s: self-contained, to be
+    embedded in another document or compared part by part."""
+    schema = copy.deepcopy(schema)
+    defs = schema.pop("$defs", {})
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk({**defs[ref.rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}})
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+    return walk(schema)
 
 
 def data_errors(catalog, event):

@@ -5,6 +5,7 @@
   migrate SERVICE                          apply a service's pending migrations
   token --role R [--role R] --scope NODE   issue a bearer token (development secret)
   openapi [--out DIR]                      write each service's OpenAPI document (docs/api/)
+  asyncapi [--out FILE]                    write the events' AsyncAPI 3.0 document (docs/events/asyncapi.yaml)
   dead-letters list [SERVICE...]           what is parked in the dead-letter queues, with errors
   dead-letters replay QUEUE [--id EVENT]   send parked messages back to their handler
   audit verify [SERVICE...]                walk each audit log's hash chain (exit 1 if broken)
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import yaml
 from psycopg.rows import dict_row
 
 from fengqiao import audit, auth, config, db, messaging, migrations
@@ -55,6 +57,14 @@ def cmd_openapi(args):
         path = args.out / f"{name}.openapi.json"
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(f"wrote {path}")
+
+
+def cmd_asyncapi(args):
+    from fengqiao import asyncapi
+
+    args.out.write_text(yaml.safe_dump(asyncapi.document(), allow_unicode=True, sort_keys=False, width=110),
+                        encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 def cmd_dead_letters_list(args):
@@ -128,6 +138,9 @@ def parser():
     o = sub.add_parser("openapi")
     o.add_argument("--out", type=Path, default=config.REPO_ROOT / "docs" / "api")
     o.set_defaults(func=cmd_openapi)
+    a = sub.add_parser("asyncapi")
+    a.add_argument("--out", type=Path, default=config.REPO_ROOT / "docs" / "events" / "asyncapi.yaml")
+    a.set_defaults(func=cmd_asyncapi)
     d = sub.add_parser("dead-letters").add_subparsers(dest="action", required=True)
     dl = d.add_parser("list")
     dl.add_argument("services", nargs="*", default=[])
