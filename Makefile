@@ -8,9 +8,10 @@ PYTEST := $(BIN)/python -m pytest
 # testing on one broker never see each other's events, and queues an interrupted run left
 # behind never pile up (a few hundred quorum queues exhaust a broker's file handles).
 TEST_VHOST := fengqiao_test_$(shell pwd | sha1sum | cut -c1-8)
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 TEST_ENV := FENGQIAO_AMQP_URI=amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 
-.PHONY: run demo test test-unit test-integration test-e2e servers test-tools fonts setup bench clean
+.PHONY: run demo test test-unit test-integration test-e2e servers test-tools fonts setup bench bench-replicas bench-http bench-soak bench-profile clean
 
 $(STAMP): pyproject.toml
 	scripts/ensure-python.sh
@@ -59,6 +60,24 @@ test-e2e: $(STAMP) fonts
 ## End-to-end throughput and latency beside a raw kombu + psycopg baseline (see README).
 bench: $(STAMP) servers
 	$(BIN)/python bench/e2e_throughput.py
+
+## The same with two processes of every service.
+bench-replicas: $(STAMP) servers
+	$(BIN)/python bench/e2e_throughput.py --replicas 2 --only services
+
+## Intake's HTTP registrations per second at 10 and 100 connections (wrk, from Debian).
+bench-http: $(STAMP) servers
+	command -v wrk >/dev/null || $(AS_ROOT) sh -c 'apt-get update -qq && apt-get install -y -qq wrk'
+	$(BIN)/python bench/http_intake.py
+
+## Ten minutes of steady load: memory flat, no queue growing (exit 1 otherwise).
+bench-soak: $(STAMP) servers
+	$(BIN)/python bench/soak.py
+
+## Where each service spends its time (py-spy; speedscope files in run/profile).
+bench-profile: $(STAMP) servers
+	$(BIN)/pip install -q py-spy
+	$(BIN)/python bench/e2e_throughput.py --only services --profile run/profile
 
 clean:
 	rm -rf $(VENV) run .pytest_cache

@@ -4,6 +4,7 @@ clock and the same way of seeing a case arrive, so the two rows of the table com
 A case's latency runs from just before its registration is sent until a poller first sees it
 as `assigned` in the read model's database. Polling adds up to one poll interval (half on
 average) to every latency; both runs pay it alike."""
+import contextlib
 import itertools
 import math
 import os
@@ -20,7 +21,7 @@ from services.intake.schemas import REGISTRATION_EXAMPLE
 # or hand on: cases spread over several bodies and several case-number counters.
 LOCATIONS = ["QS01", "QS02", "QS03", "BY01", "BY02", "BY03", "DS01", "DS02", "DS03"]
 CATEGORIES = ["neighbour_dispute", "land_dispute", "marriage_family", "wage_arrears"]
-EVENTS_PER_CASE = 3  # case.registered -> case.assigned -> notification.sent
+CHAIN = ("case.registered", "case.assigned", "notification.sent")  # the events every case gets
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -32,9 +33,13 @@ def registration(i):
         **REGISTRATION_EXAMPLE,
         "location": LOCATIONS[i % len(LOCATIONS)],
         "category": CATEGORIES[i % len(CATEGORIES)],
-        "subject": f"{REGISTRATION_EXAMPLE['subject']}（压测 {i}）",
+        "subject": subject(i),
         "petitioners": [{**petitioner, "id_number": resident_id(i), "phone": f"138{i:08d}"}],
     }
+
+
+def subject(i):
+    return f"{REGISTRATION_EXAMPLE['subject']}（压测 {i}）"
 
 
 def resident_id(i):
@@ -60,6 +65,7 @@ class Result:
     cases: int
     errors: int
     concurrency: int
+    rate: float  # registrations started per second when paced; None for a flood
     registrations_per_s: float
     cases_per_s: float
     p50_ms: float
@@ -69,6 +75,13 @@ class Result:
     first_error: str = ""
     cpu_ms_per_case: dict = field(default_factory=dict)  # by process, over the measured window
     machine_busy: float = math.nan  # share of all cores busy over the measured window
+    memory_mb: dict = field(default_factory=dict)  # {label: ([idle RSS], [peak RSS])}, a value per process
+
+    @property
+    def load(self):
+        if self.rate:
+            return f"paced {self.rate:g}/s, {self.concurrency} threads"
+        return f"flood, {self.concurrency} threads"
 
 
 class Poller(threading.Thread):
@@ -103,13 +116,19 @@ class Poller(threading.Thread):
         self.join()
 
 
-def drive(n, concurrency, make_worker, first_index=0):
+def drive(n, concurrency, make_worker, first_index=0, rate=None):
     """Register n cases from `concurrency` threads. `make_worker()` gives each thread its own
     (register(i) -> case number, close()) pair, so no client connection is shared.
+
+    Without a rate it floods (closed loop): each thread sends its next registration as soon as
+    the last is answered. With one it paces (open loop): the k-th registration is due k / rate
+    seconds after the start whatever the answers, and counts as sent when it was due, so a
+    client that falls behind shows as latency (no coordinated omission).
     Returns [(number, sent_at, answered_at)] and the errors."""
     indices = itertools.count(first_index)
     lock = threading.Lock()
     records, errors = [], []
+    start = time.monotonic()
 
     def loop():
         register, close = make_worker()
@@ -120,6 +139,9 @@ def drive(n, concurrency, make_worker, first_index=0):
                 if i >= first_index + n:
                     return
                 sent = time.monotonic()
+                if rate:
+                    sent = start + (i - first_index) / rate
+                    time.sleep(max(0.0, sent - time.monotonic()))
                 try:
                     number = register(i)
                 except Exception as exc:  # counted and shown; the run goes on
@@ -131,7 +153,8 @@ def drive(n, concurrency, make_worker, first_index=0):
         finally:
             close()
 
-    threads = [threading.Thread(target=loop, name=f"client-{k}") for k in range(concurrency)]
+    # Daemons: a benchmark stopped by a signal must not wait for the rest of a paced schedule.
+    threads = [threading.Thread(target=loop, name=f"client-{k}", daemon=True) for k in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
@@ -139,14 +162,18 @@ def drive(n, concurrency, make_worker, first_index=0):
     return records, errors
 
 
-def wait_for_events(model, expected, interval, timeout):
-    """Wait until the read model holds `expected` events; True if it got there in time."""
+def wait_for_events(model, cases, interval, timeout):
+    """Wait until `cases` cases each have every event of CHAIN in the read model; True if they
+    got there in time. Cases counted, not events: the services record more events per case
+    (mediation's, several notifications, case.clustered) than the chain's three."""
     deadline = time.monotonic() + timeout
+    sql = (f"SELECT count(*) FROM (SELECT case_id FROM {model.events_table} WHERE type = ANY(%s)"
+           f" GROUP BY case_id HAVING count(DISTINCT type) = {len(CHAIN)}) AS complete")
     with psycopg.connect(model.db_url, autocommit=True) as conn:
         while True:
-            count = conn.execute(f"SELECT count(*) FROM {model.events_table}").fetchone()[0]
-            if count >= expected or time.monotonic() > deadline:
-                return count >= expected
+            count = conn.execute(sql, (list(CHAIN),)).fetchone()[0]
+            if count >= cases or time.monotonic() > deadline:
+                return count >= cases
             time.sleep(interval)
 
 
@@ -156,27 +183,35 @@ def percentile(sorted_values, p):
 
 
 def measure(label, n, concurrency, make_worker, model, poll_s, timeout, warmup=0, cpu_groups=None,
-            self_label="load client"):
-    """Warm up (not counted), then register n cases and wait for each to be assigned and for
-    its whole event chain to be recorded. `cpu_groups` ({label: () -> [pid]}) are the processes
-    whose CPU time per case is reported; this process is always among them (`self_label`)."""
+            self_label="load client", rate=None, memory=None, during=contextlib.nullcontext()):
+    """Warm up (not counted), then register n cases (flooding, or paced at `rate` per second)
+    and wait for each to be assigned and for its whole event chain to be recorded.
+    `cpu_groups` ({label: () -> [pid]}) are the processes whose CPU time per case is reported;
+    this process is always among them (`self_label`). `memory` ({label: [pid]}): processes
+    whose resident memory is reported, idle after the warm-up and at its peak while measured.
+    `during`: a context manager held over the measured window (a profiler)."""
     registered = 0
     if warmup:
-        registered += _settle(warmup, concurrency, make_worker, model, poll_s, timeout)
-    meter = CpuMeter({**(cpu_groups or {}), **single_processes({self_label: os.getpid()})})
+        registered += settle(warmup, concurrency, make_worker, model, poll_s, timeout, rate)
+    meter = CpuMeter({**(cpu_groups or {}), **process_groups({self_label: [os.getpid()]})})
+    memory_meter = MemoryMeter(memory or {})
+    memory_meter.start()
     poller = Poller(model, poll_s)
     poller.start()
     try:
-        records, errors = drive(n, concurrency, make_worker, first_index=warmup)
-        missing = poller.wait_for([r[0] for r in records], timeout)
+        with during:
+            records, errors = drive(n, concurrency, make_worker, first_index=warmup, rate=rate)
+            missing = poller.wait_for([r[0] for r in records], timeout)
+            registered += len(records)
+            complete = wait_for_events(model, registered, poll_s, timeout)
+            chain_end = time.monotonic()
     finally:
         poller.stop()
-    registered += len(records)
-    complete = wait_for_events(model, EVENTS_PER_CASE * registered, poll_s, timeout)
-    chain_end = time.monotonic()
-    result = _summarize(label, concurrency, records, errors, poller.seen, missing,
+        memory_meter.stop()
+    result = _summarize(label, concurrency, rate, records, errors, poller.seen, missing,
                         chain_end if complete else math.nan)
     result.cpu_ms_per_case, result.machine_busy = meter.per_case_ms(result.cases)
+    result.memory_mb = memory_meter.idle_and_peak()
     return result
 
 
@@ -222,9 +257,44 @@ def _machine_ticks():
     return sum(ticks) - idle, sum(ticks)
 
 
-def single_processes(pids):
-    """{label: pid} -> CPU groups of one process each."""
-    return {label: (lambda pid=pid: [pid]) for label, pid in pids.items()}
+def process_groups(pids):
+    """{label: [pid]} -> CPU groups of fixed processes."""
+    return {label: (lambda pids=pids: pids) for label, pids in pids.items()}
+
+
+def rss_mb(pid):
+    """Resident memory of a process (VmRSS) in MiB; NaN once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return math.nan
+    return kib / 1024
+
+
+class MemoryMeter(threading.Thread):
+    """Resident memory of groups of processes ({label: [pid]}): once at creation (idle), and the
+    peak of each process, sampled every `interval` seconds from start() until stop()."""
+
+    def __init__(self, groups, interval=0.5):
+        super().__init__(daemon=True, name="memory-meter")
+        self.interval = interval
+        self.idle = {label: [rss_mb(pid) for pid in pids] for label, pids in groups.items()}
+        self.peak = {label: list(values) for label, values in self.idle.items()}
+        self.groups = groups
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.wait(self.interval):
+            for label, pids in self.groups.items():
+                self.peak[label] = [max(p, rss_mb(pid)) for p, pid in zip(self.peak[label], pids)]
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+    def idle_and_peak(self):
+        return {label: (self.idle[label], self.peak[label]) for label in self.groups}
 
 
 def children_of(pid):
@@ -241,25 +311,25 @@ def children_of(pid):
     return found
 
 
-def _settle(n, concurrency, make_worker, model, poll_s, timeout):
+def settle(n, concurrency, make_worker, model, poll_s, timeout, rate=None):
     """Run n cases through the whole chain and wait for them: connections, pools and caches
     are warm before the measured run starts."""
     poller = Poller(model, poll_s)
     poller.start()
     try:
-        records, errors = drive(n, concurrency, make_worker)
+        records, errors = drive(n, concurrency, make_worker, rate=rate)
         if errors:
             raise RuntimeError(f"warm-up failed: {errors[0]}")
         if poller.wait_for([r[0] for r in records], timeout):
             raise RuntimeError("warm-up cases were not all assigned in time")
     finally:
         poller.stop()
-    if not wait_for_events(model, EVENTS_PER_CASE * len(records), poll_s, timeout):
+    if not wait_for_events(model, len(records), poll_s, timeout):
         raise RuntimeError("warm-up events were not all recorded in time")
     return len(records)
 
 
-def _summarize(label, concurrency, records, errors, seen, missing, chain_end):
+def _summarize(label, concurrency, rate, records, errors, seen, missing, chain_end):
     if not records:
         raise RuntimeError(f"{label}: no case was registered; first error: {errors[:1]}")
     start = min(sent for _, sent, _ in records)
@@ -268,7 +338,7 @@ def _summarize(label, concurrency, records, errors, seen, missing, chain_end):
         raise RuntimeError(f"{label}: no case was seen assigned")
     last_seen = max(seen[number] for number, _, _ in records if number in seen)
     return Result(
-        label=label, cases=len(records), errors=len(errors), concurrency=concurrency,
+        label=label, cases=len(records), errors=len(errors), concurrency=concurrency, rate=rate,
         registrations_per_s=len(records) / (max(answered for _, _, answered in records) - start),
         cases_per_s=len(latencies) / (last_seen - start),
         p50_ms=1000 * percentile(latencies, 50), p99_ms=1000 * percentile(latencies, 99),

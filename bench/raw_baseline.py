@@ -316,9 +316,9 @@ def run(args, db_url, amqp_uri, cpu_groups=None):
         intake = Intake(db_url, amqp_uri, min(args.concurrency, args.workers))
         return measure.measure("raw kombu + psycopg baseline", args.cases, args.concurrency, intake.worker,
                                read_model(db_url), args.poll_ms / 1000, args.timeout, args.warmup,
-                               cpu_groups={**measure.single_processes({p.name: p.pid for p in processes}),
+                               cpu_groups={**measure.process_groups({p.name: [p.pid] for p in processes}),
                                            **(cpu_groups or {})},
-                               self_label="producer (intake's work) + client")
+                               self_label="producer (intake's work) + client", rate=args.rate)
     finally:
         stopping.set()
         for p in processes:
