@@ -39,6 +39,7 @@ COPY pyproject.toml ./
 COPY fengqiao/ fengqiao/
 COPY services/ services/
 COPY deploy/county/ deploy/county/
+COPY docs/events/catalog.yaml docs/events/
 RUN python -m compileall -q fengqiao services
 
 ENV PATH=/opt/venv/bin:$PATH \

@@ -48,7 +48,7 @@ def document(events=None):
 
 
 def _message(type, entry):
-    data = catalog.inlined(entry["data"])
+    data = catalog.tolerant(catalog.inlined(entry["data"]))  # consumers ignore what they do not know
     return {
         "name": type,
         "title": type,

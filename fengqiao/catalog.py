@@ -46,6 +46,12 @@ def data_errors(catalog, event):
     return _errors(_validator(entry["data"]), event)
 
 
+def load_contract():
+    """Compile the consumers' schemas now: a service without its catalog fails at start, not at
+    its first message."""
+    _validators()
+
+
 def contract_errors(event):
     """As data_errors against the catalog in the repository, with each schema compiled once:
     what a consumer checks on every event it receives. A type the catalog does not know passes
@@ -57,8 +63,16 @@ def contract_errors(event):
 @lru_cache(maxsize=1)
 def _validators():
     # Shapes, types, enums and patterns; not formats (date-time, uuid…), whose checks cost a
-    # consumer more than all the rest (a producer's tests check them).
-    return {name: Draft202012Validator(entry["data"]) for name, entry in load().items()}
+    # consumer more than all the rest (a producer's tests check them). A tolerant reader: a
+    # property it does not know yet is no error (a newer producer's compatible addition).
+    return {name: Draft202012Validator(tolerant(entry["data"])) for name, entry in load().items()}
+
+
+def tolerant(schema):
+    """A schema without `additionalProperties`: what a consumer may rely on, not all a producer promises."""
+    if isinstance(schema, dict):
+        return {k: tolerant(v) for k, v in schema.items() if k != "additionalProperties"}
+    return [tolerant(v) for v in schema] if isinstance(schema, list) else schema
 
 
 def _validator(schema):

@@ -52,4 +52,6 @@ def validate(envelope):
         raise InvalidEvent(f"event lacks {', '.join(missing)}")
     if envelope["specversion"] != "1.0":
         raise InvalidEvent(f"unsupported specversion {envelope['specversion']!r}")
+    if not isinstance(envelope["type"], str) or not isinstance(envelope["data"], (dict, type(None))):
+        raise InvalidEvent("an event's type is a string and its data an object")
     return envelope

@@ -21,7 +21,7 @@ from functools import partial
 from nameko.messaging import Consumer, QueueConsumer
 
 from fengqiao import metrics
-from fengqiao.catalog import contract_errors
+from fengqiao.catalog import contract_errors, load_contract
 from fengqiao.events import InvalidEvent, exchange_of, validate
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class EventHandler(Consumer):
         return f"{self.container.service_name}.{self.method_name}"
 
     def setup(self):
+        load_contract()
         self.delivery_limit = self.container.config["DELIVERY_LIMIT"]
         self.queue = consumer_queue(self.queue_name, self.bindings, self.delivery_limit)
         for outcome in ("ok", "retried", "dead_lettered"):  # series exist from the start, at 0

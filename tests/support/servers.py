@@ -5,10 +5,17 @@ import subprocess
 import time
 from pathlib import Path
 
+from fengqiao.config import REPO_ROOT
 
-def _as_root(*command, **kwargs):
+
+def _as_root(*command, check=True):
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    return subprocess.run([*prefix, *command], check=True, capture_output=True, text=True, **kwargs)
+    return subprocess.run([*prefix, *command], check=check, capture_output=True, text=True)
+
+
+def ensure_running():
+    """Both servers up again, whatever a failed restart left behind (ensure-servers.sh starts them)."""
+    subprocess.run([REPO_ROOT / "scripts" / "ensure-servers.sh"], check=True, capture_output=True)
 
 
 def restart_rabbitmq():
@@ -17,8 +24,7 @@ def restart_rabbitmq():
     # As ensure-servers.sh: the hard file limit, or a broker with many queues refuses connections.
     _as_root("bash", "-c", 'ulimit -n "$(ulimit -Hn)"; rabbitmq-server -detached')
     deadline = time.monotonic() + 90
-    while subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"],
-                         capture_output=True).returncode != 0:
+    while _as_root("rabbitmqctl", "-q", "await_startup", "--timeout", "60", check=False).returncode != 0:
         if time.monotonic() > deadline:
             raise TimeoutError("RabbitMQ did not come back within 90 s")
         time.sleep(1)

@@ -221,7 +221,8 @@ def test_dockerfile_healthcheck_passes_only_when_the_service_port_answers():
 
 def test_image_layout_has_everything_the_code_reads_from_disk(tmp_path):
     """Rebuild the runtime stage's /app from its COPY lines (minus .dockerignore), then check
-    that Python run there finds the code, every service's migrations and the county file."""
+    that Python run there finds the code, every service's migrations, the county file and the
+    event catalog every consumer checks events against."""
     stage = runtime_stage()
     workdir = [args for instruction, args in stage if instruction == "WORKDIR"][-1]
     image_root = tmp_path / "image"
@@ -251,12 +252,13 @@ def test_image_layout_has_everything_the_code_reads_from_disk(tmp_path):
     assert image_env.get("PYTHONPATH") == workdir, "the source tree in WORKDIR must come first"
     env["PYTHONPATH"] = str(app)
     probe = (
-        "import json; import fengqiao; from fengqiao import config, county, migrations\n"
+        "import json; import fengqiao; from fengqiao import catalog, config, county, migrations\n"
         "out = {'module': fengqiao.__file__, 'root': str(config.REPO_ROOT), 'migrations': {}}\n"
         "for name in config.SERVICES:\n"
         "    files = migrations.migration_files(config.REPO_ROOT / 'services' / name)\n"
         "    out['migrations'][name] = [n for n, _ in files]\n"
         "county.load(config.settings('intake').county_file)\n"
+        "catalog.load_contract()\n"
         "print(json.dumps(out))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=app, env=env, capture_output=True, timeout=60)
