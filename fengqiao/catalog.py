@@ -1,6 +1,5 @@
 """The event catalog (docs/events/catalog.yaml): which events exist, who emits them, and the
 JSON Schema of their data."""
-import copy
 from functools import lru_cache
 
 import yaml
@@ -23,8 +22,7 @@ def emitters(entry):
 def inlined(schema):
     """A data schema with its `$defs` put in place of their `$ref`s: self-contained, to be
     embedded in another document or compared part by part."""
-    schema = copy.deepcopy(schema)
-    defs = schema.pop("$defs", {})
+    defs = schema.get("$defs", {})
 
     def walk(node):
         if isinstance(node, dict):
@@ -35,7 +33,7 @@ def inlined(schema):
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
-    return walk(schema)
+    return walk({k: v for k, v in schema.items() if k != "$defs"})  # walk copies: the catalog stays as it is
 
 
 def data_errors(catalog, event):

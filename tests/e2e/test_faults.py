@@ -154,8 +154,8 @@ def test_nothing_is_lost_or_doubled_when_services_broker_and_database_fail(stack
     doubled = {n: {t: k for t, k in c.items() if t in ONCE_PER_CASE and k != 1} for n, c in chains(numbers).items()}
     assert {n: d for n, d in doubled.items() if d} == {}
     # Each notification once: one row per occasion in notify, one notification.sent per row, and
-    # the SMTP server and SMS provider received each message under one id only (a kill between
-    # their acceptance and notify's commit resends with the same id, which they drop).
+    # the SMS provider received each text under one id only (a kill between its acceptance and
+    # notify's commit resends with the same id, which a provider drops).
     def sent_twice_told():
         """Per case: (messages notify sent, notification.sent events reporting holds)."""
         sent = collections.Counter(r["number"] for r in rows(
