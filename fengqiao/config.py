@@ -44,6 +44,7 @@ class Settings:
     deadline_sweep_seconds: float
     notify_file: Path
     notify_dispatch_seconds: float
+    webhook_dispatch_seconds: float
     intake_url: str
     reporting_url: str
     delivery_limit: int
@@ -85,6 +86,7 @@ class Settings:
             "DEADLINE_SWEEP_SECONDS": self.deadline_sweep_seconds,
             "NOTIFY_FILE": str(self.notify_file),
             "NOTIFY_DISPATCH_SECONDS": self.notify_dispatch_seconds,
+            "WEBHOOK_DISPATCH_SECONDS": self.webhook_dispatch_seconds,
             "INTAKE_URL": self.intake_url,
             "REPORTING_URL": self.reporting_url,
             "PERSONAL_DATA_KEYS": self.personal_data_keys,
@@ -126,6 +128,7 @@ def settings(service):
         notify_file=Path(_env("FENGQIAO_NOTIFY_FILE", REPO_ROOT / "deploy/county/notify.yaml")),
         # How often notify looks for messages due (new, held through quiet hours, or to retry).
         notify_dispatch_seconds=float(_env("FENGQIAO_NOTIFY_DISPATCH_SECONDS", "1")),
+        webhook_dispatch_seconds=float(_env("FENGQIAO_WEBHOOK_DISPATCH_SECONDS", "1")),
         # Where notify asks intake for a petitioner's phone when it sends (service token).
         intake_url=_env("FENGQIAO_INTAKE_URL", f"http://127.0.0.1:{_env('FENGQIAO_INTAKE_PORT', SERVICES['intake'])}"),
         # Where notify reads the hotspots its monthly digest reports.

@@ -27,6 +27,9 @@ NOTIFICATIONS = Counter(
     ["channel", "outcome"],
 )
 # Reporting's business gauges (bounded labels: townships, colours, event families).
+WEBHOOK_DELIVERIES = Counter(
+    "fengqiao_webhook_deliveries_total", "Events sent to webhook subscribers, by outcome (delivered, retried, failed)",
+    ["outcome"])
 OPEN_CASES = Gauge("fengqiao_open_cases", "Cases being handled, by township and risk colour", ["township", "risk"])
 OVERDUE_CASES = Gauge("fengqiao_overdue_cases", "Cases being handled past a deadline, by township", ["township"])
 OLDEST_OPEN_CASE = Gauge("fengqiao_oldest_open_case_seconds", "Age of the oldest case still being handled")

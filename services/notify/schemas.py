@@ -1,7 +1,8 @@
 """Notify's HTTP edges: the queries and the views of messages."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from fengqiao.fields import Text
+from services.notify.subscriptions import MIN_SECRET_LENGTH
 
 
 class NotificationsQuery(Schema):
@@ -39,3 +40,47 @@ class InboxSchema(Schema):
     text = fields.String()
     created_at = fields.AwareDateTime()
     read_at = fields.AwareDateTime(allow_none=True)
+
+
+class SubscriptionRequest(Schema):
+    url = Text(required=True, max_length=2000, metadata={"description": "where deliveries are POSTed (http or https)"})
+    events = fields.List(Text(max_length=100), required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "event types (case.assigned), a prefix with .* (case.*) or * for every event"})
+    secret = Text(required=True, max_length=256, validate=validate.Length(min=MIN_SECRET_LENGTH), metadata={
+        "description": "signs each delivery (X-Fengqiao-Signature); kept, never shown again"})
+    description = Text(load_default="", max_length=500)
+
+
+class SubscriptionSchema(Schema):
+    id = fields.UUID()
+    url = fields.String()
+    events = fields.List(fields.String(), attribute="event_types")
+    description = fields.String()
+    created_by = fields.String(metadata={"description": "the subject of the token that registered it"})
+    created_at = fields.AwareDateTime()
+    pending = fields.Integer(metadata={"description": "deliveries waiting (new, or a retry after a failure)"})
+    delivered = fields.Integer()
+    failed = fields.Integer(metadata={"description": "deliveries given up on; POST …/retry sends one again"})
+    last_delivered_at = fields.AwareDateTime(allow_none=True)
+
+
+class DeliveriesQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "delivered", "failed"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliverySchema(Schema):
+    id = fields.UUID(metadata={"description": "sent as X-Fengqiao-Delivery: the same on every attempt"})
+    event_id = fields.String()
+    event_type = fields.String()
+    status = fields.String(metadata={"description": "pending, delivered or failed"})
+    attempts = fields.Integer()
+    next_attempt_at = fields.AwareDateTime(metadata={"description": "pending: not before this"})
+    last_error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    delivered_at = fields.AwareDateTime(allow_none=True)
+
+
+SUBSCRIPTION_EXAMPLE = {"url": "https://data.songhe.example/fengqiao/events",
+                        "events": ["case.registered", "case.closed", "mediation.*"],
+                        "secret": "a-long-random-shared-secret", "description": "县大数据平台"}

@@ -8,20 +8,24 @@ from datetime import datetime, timezone
 
 import requests
 from nameko.dependency_providers import Config
+from werkzeug.wrappers import Response
 
-from fengqiao import access, auth, metrics
+from fengqiao import access, auth, catalog, metrics
 from fengqiao.auth import STAFF
 from fengqiao.config import SERVICES
 from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, is_uuid, json_response, load_query, principal, route
-from services.notify import channels, domain, store
+from fengqiao.web import Problem, invalid, is_uuid, json_response, load_body, load_query, principal, route
+from services.notify import channels, domain, store, subscriptions
 from services.notify import rules as notify_rules
-from services.notify.schemas import InboxQuery, InboxSchema, NotificationSchema, NotificationsQuery
+from services.notify.schemas import (SUBSCRIPTION_EXAMPLE, DeliveriesQuery, DeliverySchema, InboxQuery, InboxSchema,
+                                     NotificationSchema, NotificationsQuery, SubscriptionRequest, SubscriptionSchema)
+from services.notify.webhooks import WebhookSenders
 
 log = logging.getLogger(__name__)
+SUBSCRIBERS = ("integrator", "operator")  # machines that take events, and the people who run the county's
 DISPATCH_BATCH = 50  # messages one dispatch tick sends at most; the next tick takes the rest
 
 
@@ -35,11 +39,16 @@ class NotifyService(BackboneService):
     county = CountyConfig()
     deadlines = DeadlinesConfig()  # for the policies' names in messages
     rules = ReloadingFile("NOTIFY_FILE", notify_rules.load, "notify")
+    webhook_senders = WebhookSenders()
+    known_types = frozenset(catalog.load())  # what a webhook subscription may name
 
     @event_handler(*[(source, "#") for source in SERVICES if source != "notify"])
     def on_event(self, event):
-        """Every event of the other services: those a trigger names become messages."""
+        """Every event of the other services: those a trigger names become messages, those a
+        webhook subscription names deliveries."""
         if not self.rules.triggers_for(event["type"], event["data"]):
+            with self.db.transaction() as tx:
+                store.add_deliveries(tx, event)  # once per subscription and event, however often it comes
             return
         now = _now()
         found = domain.messages(self.rules, self.county, domain.template_helpers(self.county, self.deadlines),
@@ -50,6 +59,7 @@ class NotifyService(BackboneService):
         with self.db.transaction() as tx:
             if tx.already_handled(event):
                 return
+            store.add_deliveries(tx, event)
             for message in found:
                 self._enqueue(tx, message, event, now)
 
@@ -63,6 +73,11 @@ class NotifyService(BackboneService):
                 if message is None:
                     return
                 self._deliver(tx, message)
+
+    @every("WEBHOOK_DISPATCH_SECONDS", default=1)
+    def send_webhooks(self):
+        """Start a sender for each webhook subscription with a delivery due (webhooks.py)."""
+        self.webhook_senders.send_due(self.db, lambda attempts, now: domain.retry_at(self.rules, attempts, now))
 
     @every("DIGEST_CHECK_SECONDS", default=600)
     def make_digests(self):
@@ -133,6 +148,80 @@ class NotifyService(BackboneService):
         if message is None:
             raise Problem(404, "Not Found", f"no message {message_id} in your inbox")
         return json_response(InboxSchema().dump(message))
+
+    # --- webhook subscriptions (事件订阅) ---------------------------------------------------
+
+    @route("POST", "/webhooks", roles=SUBSCRIBERS, request_schema=SubscriptionRequest, example=SUBSCRIPTION_EXAMPLE,
+           response_schema=SubscriptionSchema, status=201,
+           summary="Subscribe a URL to event types: each event is POSTed there once, signed, retried with backoff")
+    def subscribe(self, request):
+        who = self._county_wide(principal(request))
+        body = load_body(request, SubscriptionRequest())
+        problems = subscriptions.event_type_errors(body["events"], self.known_types)
+        errors = {"events": problems} if problems else {}
+        if (url_problem := subscriptions.url_error(body["url"])) is not None:
+            errors["url"] = [url_problem]
+        if errors:
+            raise invalid(errors)
+        with self.db.transaction() as tx:
+            made = store.add_subscription(tx, body["url"], sorted(set(body["events"])), body["secret"],
+                                          body["description"], who.subject)
+        return json_response(SubscriptionSchema().dump(made), status=201)
+
+    @route("GET", "/webhooks", roles=SUBSCRIBERS, response_schema=SubscriptionSchema(many=True),
+           summary="The webhook subscriptions: an integrator's own, or every one for an operator")
+    def list_subscriptions(self, request):
+        who = self._county_wide(principal(request))
+        with self.db.transaction() as tx:
+            found = store.subscriptions(tx, None if who.has_any(("operator",)) else who.subject)
+        return json_response(SubscriptionSchema(many=True).dump(found))
+
+    @route("GET", "/webhooks/<subscription_id>", roles=SUBSCRIBERS, response_schema=SubscriptionSchema,
+           summary="A webhook subscription with its deliveries counted")
+    def read_subscription(self, request, subscription_id):
+        with self.db.transaction() as tx:
+            return json_response(SubscriptionSchema().dump(self._subscription(tx, request, subscription_id)))
+
+    @route("DELETE", "/webhooks/<subscription_id>", roles=SUBSCRIBERS, status=204,
+           summary="End a subscription; its deliveries still waiting are dropped")
+    def unsubscribe(self, request, subscription_id):
+        with self.db.transaction() as tx:
+            store.remove_subscription(tx, self._subscription(tx, request, subscription_id)["id"])
+        return Response(status=204)
+
+    @route("GET", "/webhooks/<subscription_id>/deliveries", roles=SUBSCRIBERS, query_schema=DeliveriesQuery,
+           response_schema=DeliverySchema(many=True), summary="A subscription's deliveries, newest first")
+    def list_deliveries(self, request, subscription_id):
+        query = load_query(request, DeliveriesQuery())
+        with self.db.transaction() as tx:
+            found = store.deliveries(tx, self._subscription(tx, request, subscription_id)["id"], query["status"],
+                                     query["limit"])
+        return json_response(DeliverySchema(many=True).dump(found))
+
+    @route("POST", "/webhooks/<subscription_id>/deliveries/<delivery_id>/retry", roles=SUBSCRIBERS,
+           response_schema=DeliverySchema, summary="Send a failed delivery again (the subscriber is back)")
+    def redeliver(self, request, subscription_id, delivery_id):
+        with self.db.transaction() as tx:
+            subscription = self._subscription(tx, request, subscription_id)
+            again = store.redeliver(tx, subscription["id"], delivery_id, _now()) if is_uuid(delivery_id) else None
+        if again is None:
+            raise Problem(409, "Conflict", f"no failed delivery {delivery_id} of this subscription")
+        return json_response(DeliverySchema().dump(again))
+
+    def _county_wide(self, who):
+        """A subscription receives the whole county's events: only a county-wide token manages one."""
+        if who.scope != self.county.code:
+            raise Problem(403, "Forbidden", f"webhook subscriptions receive every township's events: this needs a"
+                                            f" token scoped to the county ({self.county.code}), not {who.scope}")
+        return who
+
+    def _subscription(self, tx, request, subscription_id):
+        """The caller's subscription, or a 404 (another integrator's is not even said to exist)."""
+        who = self._county_wide(principal(request))
+        found = store.subscription(tx, subscription_id) if is_uuid(subscription_id) else None
+        if found is None or not subscriptions.may_manage(who, found):
+            raise Problem(404, "Not Found", f"no webhook subscription {subscription_id}")
+        return found
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -238,15 +327,17 @@ class NotifyService(BackboneService):
 
     def _sent(self, tx, message):
         metrics.NOTIFICATIONS.labels(message["channel"], "sent").inc()
-        tx.emit("notification.sent", domain.outcome_event(message), subject=message["case_id"] and str(message["case_id"]),
-                correlationid=message["correlationid"])
+        event = tx.emit("notification.sent", domain.outcome_event(message),
+                        subject=message["case_id"] and str(message["case_id"]), correlationid=message["correlationid"])
+        store.add_deliveries(tx, event)  # notify's own events reach the subscribers from here
 
     def _failed(self, tx, message):
         metrics.NOTIFICATIONS.labels(message["channel"], "failed").inc()
         log.warning("notification %s (%s by %s to %s) failed: %s", message["id"], message["kind"], message["channel"],
                     message["recipient"], message["last_error"])
-        tx.emit("notification.failed", domain.outcome_event(message, message["last_error"]),
-                subject=message["case_id"] and str(message["case_id"]), correlationid=message["correlationid"])
+        event = tx.emit("notification.failed", domain.outcome_event(message, message["last_error"]),
+                        subject=message["case_id"] and str(message["case_id"]), correlationid=message["correlationid"])
+        store.add_deliveries(tx, event)
 
     def _inboxes_of(self, who):
         """A person reads their own inbox and their body's."""

@@ -62,3 +62,92 @@ def claim_digest(tx, township, month):
     """True for the one transaction that makes this township's digest of this month."""
     return tx.execute("INSERT INTO digests (township, month) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
                       (township, month)).fetchone() is not None
+
+
+# --- webhook subscriptions ----------------------------------------------------------------------
+
+_SUBSCRIPTION = ("SELECT s.id, s.url, s.event_types, s.description, s.created_by, s.created_at,"
+                 " count(*) FILTER (WHERE d.status = 'pending') AS pending,"
+                 " count(*) FILTER (WHERE d.status = 'delivered') AS delivered,"
+                 " count(*) FILTER (WHERE d.status = 'failed') AS failed,"
+                 " max(d.delivered_at) AS last_delivered_at"
+                 " FROM webhook_subscriptions s LEFT JOIN webhook_deliveries d ON d.subscription_id = s.id")
+
+
+def add_subscription(tx, url, event_types, secret, description, created_by):
+    made = tx.execute(
+        "INSERT INTO webhook_subscriptions (url, event_types, secret, description, created_by)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id", (url, event_types, secret, description, created_by)).fetchone()
+    return subscription(tx, made["id"])
+
+
+def subscription(tx, subscription_id):
+    """A subscription with its deliveries counted (never its secret), or None."""
+    return tx.execute(f"{_SUBSCRIPTION} WHERE s.id = %s GROUP BY s.id", (subscription_id,)).fetchone()
+
+
+def subscriptions(tx, created_by=None):
+    """Every subscription, or those one integrator registered; oldest first."""
+    return tx.execute(f"{_SUBSCRIPTION} WHERE %(by)s::text IS NULL OR s.created_by = %(by)s"
+                      " GROUP BY s.id ORDER BY s.created_at", {"by": created_by}).fetchall()
+
+
+def remove_subscription(tx, subscription_id):
+    """The subscription and its deliveries, pending ones included, gone."""
+    tx.execute("DELETE FROM webhook_subscriptions WHERE id = %s", (subscription_id,))
+
+
+def add_deliveries(tx, event):
+    """One delivery of `event` to each subscription naming its type, its prefix or everything;
+    an event that comes again finds its deliveries made."""
+    tx.execute(
+        "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, payload)"
+        " SELECT id, %(id)s, %(type)s, %(payload)s FROM webhook_subscriptions"
+        " WHERE event_types && ARRAY[%(type)s, split_part(%(type)s, '.', 1) || '.*', '*']"
+        " ON CONFLICT (subscription_id, event_id) DO NOTHING",
+        {"id": event["id"], "type": event["type"], "payload": Jsonb(event)})
+
+
+def subscribers_due(tx, now, busy):
+    """The subscriptions with a delivery due, but for those a sender here is busy with."""
+    return [row["subscription_id"] for row in tx.execute(
+        "SELECT DISTINCT subscription_id FROM webhook_deliveries WHERE status = 'pending'"
+        " AND next_attempt_at <= %s AND NOT subscription_id = ANY(%s::uuid[])",
+        (now, [str(b) for b in busy])).fetchall()]
+
+
+def claim_delivery(tx, subscription_id, now, lease_until):
+    """A subscription's first due delivery, with its address and secret, leased until
+    `lease_until`: another sender (a replica) skips it meanwhile, and takes it up again should
+    this one die while sending."""
+    return tx.execute(
+        "UPDATE webhook_deliveries d SET next_attempt_at = %s FROM webhook_subscriptions s"
+        " WHERE d.id = (SELECT id FROM webhook_deliveries WHERE subscription_id = %s AND status = 'pending'"
+        "   AND next_attempt_at <= %s ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " AND s.id = d.subscription_id RETURNING d.*, s.url, s.secret",
+        (lease_until, subscription_id, now)).fetchone()
+
+
+def record_delivery(tx, delivery_id, status, attempts, next_attempt_at=None, error=None):
+    tx.execute(
+        "UPDATE webhook_deliveries SET status = %s, attempts = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
+        " last_error = %s, delivered_at = CASE WHEN %s = 'delivered' THEN now() END WHERE id = %s",
+        (status, attempts, next_attempt_at, error, status, delivery_id))
+
+
+_DELIVERY = "id, event_id, event_type, status, attempts, next_attempt_at, last_error, created_at, delivered_at"
+
+
+def deliveries(tx, subscription_id, status, limit):
+    """A subscription's deliveries, newest first."""
+    return tx.execute(f"SELECT {_DELIVERY} FROM webhook_deliveries"
+                      " WHERE subscription_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY seq DESC LIMIT %s",
+                      (subscription_id, status, status, limit)).fetchall()
+
+
+def redeliver(tx, subscription_id, delivery_id, now):
+    """A failed delivery back in the queue, its attempts counted anew."""
+    return tx.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = %s"
+        f" WHERE id = %s AND subscription_id = %s AND status = 'failed' RETURNING {_DELIVERY}",
+        (now, delivery_id, subscription_id)).fetchone()

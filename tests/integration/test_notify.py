@@ -88,7 +88,8 @@ def stack(run_service, fresh_database, isolated, notify_file, standin, monkeypat
         path = notify_file(lambda raw: (wire(raw), change(raw)))
         url = fresh_database(NOTIFY_DIR)
         cls = isolated(NotifyService)
-        containers = [run_service(cls, url, NOTIFY_FILE=str(path), NOTIFY_DISPATCH_SECONDS=0.2, INTAKE_URL=intake_url,
+        containers = [run_service(cls, url, NOTIFY_FILE=str(path), NOTIFY_DISPATCH_SECONDS=0.2, WEBHOOK_DISPATCH_SECONDS=0.2,
+                                  INTAKE_URL=intake_url,
                                   COUNTY_RELOAD_SECONDS=0) for _ in range(replicas)]
         return {"base": f"http://127.0.0.1:{web_port(containers[0])}", "db": url, "mail": mail, "sms": sms,
                 "hooks": hooks, "intake": intake_url, "file": path, "rewire": lambda c: notify_file(lambda r: (wire(r), c(r)))}
@@ -296,3 +297,85 @@ def test_the_monthly_digest_tells_the_township_s_leaders_of_a_rising_category(
                             " AND recipient = 'BY-ZHANGHY' AND channel = 'inbox'").fetchone()["n"]
         months = conn.execute("SELECT count(*) AS n FROM digests WHERE township = 'BY'").fetchone()["n"]
     assert (made, months) == (1, 1)
+
+
+# --- webhook subscriptions ------------------------------------------------------------------------
+
+def subscribe(s, url, events, who="county-platform", role="integrator", secret="a-secret-of-sixteen+"):
+    return requests.post(f"{s['base']}/webhooks", json={"url": url, "events": events, "secret": secret},
+                         headers=token(role, who=who))
+
+
+def deliveries(s, subscription, who="county-platform"):
+    return requests.get(f"{s['base']}/webhooks/{subscription['id']}/deliveries", headers=token("integrator", who=who)).json()
+
+
+def test_a_subscription_gets_each_event_it_names_once_signed_with_its_own_secret(stack, amqp_uri, standin):
+    s = stack()
+    port, received = standin("http", "--secret", "a-secret-of-sixteen+")
+    made = subscribe(s, f"http://127.0.0.1:{port}/in", ["case.assigned", "notification.*"])
+    assert made.status_code == 201, made.text
+    assert "secret" not in made.json() and made.json()["events"] == ["case.assigned", "notification.*"]
+    assigned = routing_event("case.assigned", **ASSIGNED)
+    for _ in range(2):
+        publish(amqp_uri, "routing", assigned)  # redelivered: still one delivery
+    publish(amqp_uri, "routing", routing_event("case.signed", signed_by="QS-XUCS"))  # not named: never sent
+    # the assignment, and notify's own four notification.sent (two inboxes, an e-mail, the file's webhook)
+    got = eventually(lambda: len(received()) == 5 and received(), timeout=15)
+    time.sleep(1)  # a second dispatch round or more: nothing more comes
+    assert len(received()) == 5 and all(hook["verified"] for hook in got)
+    events = [json.loads(hook["body"]) for hook in got]
+    assert sorted(e["type"] for e in events) == ["case.assigned"] + ["notification.sent"] * 4
+    assert [e for e in events if e["type"] == "case.assigned"][0]["id"] == assigned["id"]
+    assert len({hook["headers"]["X-Fengqiao-Delivery"] for hook in got}) == 5
+    view = requests.get(f"{s['base']}/webhooks/{made.json()['id']}", headers=token("integrator", who="county-platform"))
+    assert (view.json()["delivered"], view.json()["pending"], view.json()["failed"]) == (5, 0, 0)
+    assert {d["status"] for d in deliveries(s, made.json())} == {"delivered"}
+
+
+def test_a_bad_subscription_is_refused_field_by_field_and_each_integrator_sees_only_its_own(stack):
+    s = stack()
+    bad = subscribe(s, "ftp://user:pw@example.org/x", ["case.assigned", "case.nonsense", "nothing.*"], secret="short")
+    assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
+    assert {e["field"] for e in bad.json()["errors"]} == {"secret"}  # the schema's own errors come first
+    bad = subscribe(s, "ftp://example.org/x", ["case.assigned", "case.nonsense", "nothing.*"])
+    assert {e["field"] for e in bad.json()["errors"]} == {"url", "events.1", "events.2"}
+    hook = "http://127.0.0.1:9/in"
+    township = requests.post(f"{s['base']}/webhooks", json={"url": hook, "events": ["*"], "secret": "x" * 16},
+                             headers=token("integrator", scope="QS"))
+    assert township.status_code == 403  # a township's token cannot take the whole county's events
+    assert subscribe(s, hook, ["*"], role="handler").status_code == 403
+    assert requests.get(f"{s['base']}/webhooks", headers=token("operator")).json() == []  # nothing was written
+    mine, theirs = subscribe(s, hook, ["case.*"]).json(), subscribe(s, hook, ["*"], who="hotline").json()
+    listed = requests.get(f"{s['base']}/webhooks", headers=token("integrator", who="county-platform")).json()
+    assert [x["id"] for x in listed] == [mine["id"]]
+    assert {x["id"] for x in requests.get(f"{s['base']}/webhooks", headers=token("operator")).json()} == {
+        mine["id"], theirs["id"]}
+    theirs_url = f"{s['base']}/webhooks/{theirs['id']}"
+    assert requests.delete(theirs_url, headers=token("integrator", who="county-platform")).status_code == 404
+    assert requests.delete(theirs_url, headers=token("integrator", who="hotline")).status_code == 204
+    assert requests.get(theirs_url, headers=token("operator")).status_code == 404
+
+
+def test_subscribers_down_or_slow_hold_up_neither_the_services_nor_each_other(stack, amqp_uri, standin):
+    s = stack()  # deliveries: 3 attempts, 1-2 s apart
+    slow_port, slow = standin("http", "--delay", "6")
+    flaky_port, flaky = standin("http", "--fail", "2", "--status", "503")
+    slow_hook = subscribe(s, f"http://127.0.0.1:{slow_port}/in", ["case.assigned"]).json()
+    flaky_hook = subscribe(s, f"http://127.0.0.1:{flaky_port}/in", ["case.assigned"]).json()
+    down_hook = subscribe(s, "http://127.0.0.1:9/in", ["case.assigned"]).json()  # nobody listens on port 9
+    publish(amqp_uri, "routing", routing_event("case.assigned", **ASSIGNED))
+    # the people are told, and the flaky subscriber gets it at its third try, while the slow one still answers
+    eventually(lambda: (st := statuses(s)) and len(st) == 4 and all(n["status"] == "sent" for n in st.values()))
+    [flaky_got] = eventually(flaky, timeout=5)
+    assert slow() == [] and json.loads(flaky_got["body"])["type"] == "case.assigned"
+    assert [(d["status"], d["attempts"]) for d in deliveries(s, flaky_hook)] == [("delivered", 3)]
+    [failed] = eventually(lambda: [d for d in deliveries(s, down_hook) if d["status"] == "failed"])
+    assert failed["attempts"] == 3 and "webhook: ConnectionError" in failed["last_error"]
+    eventually(slow, timeout=10)
+    assert [d["status"] for d in deliveries(s, slow_hook)] == ["delivered"]
+    again = requests.post(f"{s['base']}/webhooks/{down_hook['id']}/deliveries/{failed['id']}/retry",
+                          headers=token("integrator", who="county-platform"))
+    assert again.status_code == 200 and (again.json()["status"], again.json()["attempts"]) == ("pending", 0)
+    assert requests.post(f"{s['base']}/webhooks/{down_hook['id']}/deliveries/{failed['id']}/retry",
+                         headers=token("operator")).status_code == 409  # pending, not failed, now

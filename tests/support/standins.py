@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -44,6 +45,7 @@ def http(args):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(args.delay)  # a slow receiver
             with lock:
                 failing = state["failed"] < args.fail
                 state["failed"] += failing
@@ -77,7 +79,6 @@ def launch(kind, out, *options):
     import socket
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     with socket.socket() as s:
@@ -110,6 +111,7 @@ def main():
     parser.add_argument("--refuse", type=int, default=0, help="smtp: refuse this many messages first (451)")
     parser.add_argument("--fail", type=int, default=0, help="http: answer --status to this many requests first")
     parser.add_argument("--status", type=int, default=503)
+    parser.add_argument("--delay", type=float, default=0, help="http: wait this long before answering")
     parser.add_argument("--echo", action="store_true", help="http: a refusal's body repeats the request")
     parser.add_argument("--secret", default="", help="http: check webhook signatures with this secret")
     args = parser.parse_args()
