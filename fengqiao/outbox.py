@@ -9,11 +9,13 @@ import logging
 import threading
 import time
 
-from amqp.exceptions import ChannelError
+from amqp import Message
+from amqp.exceptions import ChannelError, MessageNacked
+from kombu import Connection
 
 from fengqiao import metrics
 from fengqiao.events import exchange_of
-from fengqiao.messaging import CONFIRM_TIMEOUT_SECONDS, connect
+from fengqiao.messaging import CONFIRM_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ def emit(conn, service, event):
         "INSERT INTO outbox (event_id, exchange, routing_key, envelope) VALUES (%s, %s, %s, %s)",
         (event["id"], exchange_of(service), event["type"], json.dumps(event, ensure_ascii=False)),
     )
+
+
+def _message(row):
+    return Message(json.dumps(row["envelope"], ensure_ascii=False).encode(), content_type="application/json",
+                   content_encoding="utf-8", message_id=row["event_id"], delivery_mode=2, application_headers={})
 
 
 def _reason(exc):
@@ -42,12 +49,12 @@ class Relay:
         self.batch_size = batch_size
         self._connection = None
         self._declared = set()
+        self._published_on_channel = 0
         self.wakeup = threading.Event()
         self._observed_at = float("-inf")
 
     def publish_pending(self):
         """Publish one batch of due rows; returns how many were published."""
-        published = 0
         with self.pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 "SELECT seq, event_id, exchange, routing_key, envelope, attempts FROM outbox"
@@ -57,22 +64,51 @@ class Relay:
             ).fetchall()
             if not rows:
                 return 0
-            producer = self._producer()
+            refusals = self._publish_confirmed(rows)
+            published = [row["seq"] for row in rows if row["seq"] not in refusals]
+            conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY(%s)", (published,))
             for row in rows:
-                try:
-                    self._publish(producer, row)
-                except Exception as exc:
-                    # Unroutable (mandatory), nacked, timed out or disconnected: this row waits
-                    # and backs off, the rows confirmed before it stay marked (the commit below),
-                    # and a fresh connection follows, so no confirm the broker still owes for
-                    # this message is ever matched to a later one.
-                    self._postpone(conn, row, exc, _reason(exc))
-                    self.close()
-                    break
-                conn.execute("UPDATE outbox SET published_at = now() WHERE seq = %s", (row["seq"],))
-                published += 1
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(published)
-        return published
+                if row["seq"] in refusals:  # unroutable (mandatory), nacked, unanswered: it waits and backs off
+                    self._postpone(conn, row, refusals[row["seq"]], _reason(refusals[row["seq"]]))
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
+        return len(published)
+
+    def _publish_confirmed(self, rows):
+        """Publish the rows, then wait once for the broker's confirms of them all (the broker
+        can write a batch to its queues' logs at once, not a message at a time). Returns
+        {seq: why} of the rows not confirmed as delivered to a queue."""
+        channel, answers, returned = self._channel(), {}, {}
+        waiting = {}  # delivery tag -> row: a channel in confirm mode numbers its publishes 1, 2, …
+
+        def answer(tag, multiple, refusal=None):
+            for settled in [t for t in waiting if t <= tag] if multiple else [tag]:
+                row = waiting.pop(settled, None)
+                if row is not None:  # a returned message is confirmed after its return
+                    answers[row["seq"]] = refusal or returned.pop(row["event_id"], None)
+
+        callbacks = {"basic_ack": answer, "basic_nack": lambda tag, multiple: answer(tag, multiple, MessageNacked()),
+                     "basic_return": lambda exc, exchange, key, message: returned.update(
+                         {message.properties.get("message_id"): exc})}
+        for name, callback in callbacks.items():
+            channel.events[name].add(callback)
+        failure = None
+        try:
+            for row in rows:
+                self._declare(channel, row["exchange"])
+                channel.basic_publish(_message(row), exchange=row["exchange"], routing_key=row["routing_key"],
+                                      mandatory=True)
+                self._published_on_channel += 1
+                waiting[self._published_on_channel] = row
+            deadline = time.monotonic() + CONFIRM_TIMEOUT_SECONDS
+            while waiting:
+                self._connection.drain_events(timeout=max(deadline - time.monotonic(), 0.001))
+        except Exception as exc:  # no answer in time, or the connection lost: the rows unanswered wait,
+            failure = exc  # and a fresh connection follows, so no late confirm is taken for another message
+            self.close()
+        finally:
+            for name, callback in callbacks.items():
+                channel.events[name].discard(callback)
+        return {row["seq"]: why for row in rows if (why := answers.get(row["seq"], failure)) is not None}
 
     def run(self, stopping, idle_seconds):
         """Relay until `stopping` is set; sleep when idle unless woken by a new commit."""
@@ -99,23 +135,20 @@ class Relay:
             finally:
                 self._connection, self._declared = None, set()
 
-    def _producer(self):
+    def _channel(self):
+        """The relay's channel, in confirm mode (confirms are waited for per batch, not by py-amqp
+        per message)."""
         if self._connection is None:
-            self._connection = connect(self.amqp_uri, connect_timeout=5)
+            self._connection = Connection(self.amqp_uri, connect_timeout=5)
             self._connection.ensure_connection(max_retries=1)
-        return self._connection.Producer()
+            self._connection.default_channel.confirm_select()
+            self._published_on_channel = 0
+        return self._connection.default_channel
 
-    def _publish(self, producer, row):
-        if row["exchange"] not in self._declared:
-            producer.channel.exchange_declare(row["exchange"], "topic", durable=True, auto_delete=False)
-            self._declared.add(row["exchange"])
-        producer.publish(
-            json.dumps(row["envelope"], ensure_ascii=False).encode(),
-            exchange=row["exchange"], routing_key=row["routing_key"],
-            content_type="application/json", content_encoding="utf-8",
-            message_id=row["event_id"], delivery_mode=2, mandatory=True, retry=False,
-            timeout=CONFIRM_TIMEOUT_SECONDS,
-        )
+    def _declare(self, channel, exchange):
+        if exchange not in self._declared:
+            channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
+            self._declared.add(exchange)
 
     def _postpone(self, conn, row, exc, reason):
         metrics.OUTBOX_FAILURES.labels(self.service, reason).inc()
