@@ -22,9 +22,15 @@ def open_pool(database_url, min_size=1, max_size=10):
 @contextmanager
 def transaction(pool):
     """A connection inside one transaction: committed on success, rolled back on error."""
-    with pool.connection() as conn:
-        with conn.transaction():
-            yield conn
+    try:
+        with pool.connection() as conn:
+            with conn.transaction():
+                yield conn
+    except psycopg.OperationalError:
+        # The server restarted or failed over: every idle connection is dead too. Drop them now,
+        # or each would cost a message one of its few delivery attempts, one after another.
+        pool.check()
+        raise
 
 
 def ensure_database(admin_url, name):
