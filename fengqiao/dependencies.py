@@ -162,9 +162,9 @@ def openapi_document(service, routes):
                    plugins=[MarshmallowPlugin()])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", _PROBLEM)
-    problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     paths = {}
     for method_name, r in sorted(routes, key=lambda mr: (mr[1].url, mr[1].method)):
+        problem = {"content": r.error_content}
         path, names = _path_of(r.url)
         op = {"summary": r.summary or method_name, "operationId": method_name, "responses": {}}
         params = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names]
@@ -176,7 +176,7 @@ def openapi_document(service, routes):
             media = {"schema": r.request_schema}
             if r.example is not None:
                 media["example"] = r.example
-            op["requestBody"] = {"required": True, "content": {"application/json": media}}
+            op["requestBody"] = {"required": True, "content": {r.request_media_type: media}}
             op["responses"]["400"] = {"description": "invalid input, field by field", **problem}
         ok = {"description": "success"}
         if r.response_schema is not None:

@@ -11,8 +11,12 @@ _PERSONAL = re.compile(
     r"|(?:\(0\d{2,3}\)|0\d{2,3})[- ]?\d{7,8})(?![\dA-Za-z])")  # landline: 0371-66123456, (0571)88888888
 
 
+# A token sent as a query parameter (Open311's api_key) shows in access lines: it is a credential.
+_API_KEY = re.compile(r"(api_key=)[^&\s\"']+")
+
+
 def mask_personal_data(text):
-    return _PERSONAL.sub(lambda m: "****" + m.group(0)[-4:], text)
+    return _API_KEY.sub(r"\1****", _PERSONAL.sub(lambda m: "****" + m.group(0)[-4:], text))
 
 
 class MaskPersonalData(logging.Filter):

@@ -159,6 +159,9 @@ class Route(HttpRequestHandler):
     Every request passes authentication here unless the route is `public`."""
 
     server = ProblemWebServer()
+    # For the API document: what a request body is, and how errors look.
+    request_media_type = "application/json"
+    error_content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
     def __init__(self, method, url, public=False, roles=None, summary="", request_schema=None,
                  response_schema=None, query_schema=None, example=None, status=200, also=None,
@@ -209,9 +212,8 @@ class Route(HttpRequestHandler):
     def _authenticate(self, request):
         config = self.container.config
         try:
-            who = auth.verify(config["JWT_SECRET"], config["JWT_AUDIENCE"],
-                              auth.bearer_token(request.headers.get("Authorization")), config.get("JWT_JWKS"),
-                              config.get("JWT_ISSUER", auth.ISSUER))
+            who = auth.verify(config["JWT_SECRET"], config["JWT_AUDIENCE"], self._token(request),
+                              config.get("JWT_JWKS"), config.get("JWT_ISSUER", auth.ISSUER))
         except auth.AuthError as exc:
             raise Problem(401, "Unauthorized", str(exc))
         except auth.KeysUnavailable as exc:
@@ -220,6 +222,10 @@ class Route(HttpRequestHandler):
         if self.roles and not who.has_any(self.roles):
             raise Problem(403, "Forbidden", f"this needs one of the roles: {', '.join(self.roles)}")
         return who
+
+    def _token(self, request):
+        """The bearer token (a route for other clients may take it from elsewhere too)."""
+        return auth.bearer_token(request.headers.get("Authorization"))
 
     def response_from_exception(self, exc):
         if isinstance(exc, Problem):

@@ -277,3 +277,111 @@ class ContactSchema(Schema):
     """A petitioner's phone, for sending only: never stored by the service that asks."""
     position = fields.Integer(metadata={"description": "the petitioner's place in the case (0, 1, …)"})
     phone = fields.String()
+
+
+# --- Open311 GeoReport v2 (services/intake/open311.py): the standard's fields, as it names them ---
+
+class Open311Query(Schema):
+    """What every Open311 call may carry."""
+    api_key = Text(load_default=None, metadata={"description": "the bearer token, for clients that cannot send"
+                                                               " an Authorization header"})
+    jurisdiction_id = Text(load_default=None, metadata={"description": "the county's code, or nothing"})
+
+
+class Open311AttributesSchema(Schema):
+    subject = Text(load_default=None, validate=validate.Length(max=200))
+    hotline_order_id = Text(load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class Open311RequestForm(Open311Query):
+    """POST requests (application/x-www-form-urlencoded); attribute[code] fields as `attributes`."""
+    service_code = Text(required=True, metadata={"description": "a service (category) code from GET services"})
+    address_id = Text(required=True, error_messages={"required": (
+        "the place's code: a township, village or grid of the county file (e.g. QS01); this county places"
+        " requests by its own codes, not by coordinates or street address")},
+        metadata={"description": "a township, village or grid code of the county file"})
+    description = Text(required=True, validate=validate.Length(min=1, max=4000),
+                       metadata={"description": "what the matter is; the standard's limit of 4,000 characters"})
+    lat = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90))
+    long = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))
+    address_string = Text(load_default=None, validate=validate.Length(max=500))
+    email = fields.Email(load_default=None, metadata={"description": "accepted, not kept: petitioners are told by SMS"})
+    device_id = Text(load_default=None, validate=validate.Length(max=200), metadata={"description": "not kept"})
+    account_id = Text(load_default=None, validate=validate.Length(max=200), metadata={"description": "not kept"})
+    first_name = Text(load_default=None, validate=validate.Length(max=50))
+    last_name = Text(load_default=None, validate=validate.Length(max=50))
+    phone = Text(load_default=None, metadata={"description": "stored sealed, like a petitioner's phone"})
+    media_url = fields.Url(load_default=None, schemes={"http", "https"})
+    attributes = fields.Nested(Open311AttributesSchema, load_default=dict, metadata={
+        "description": "attribute[subject], attribute[hotline_order_id]: see GET services/{service_code}"})
+
+
+class Open311RequestsQuery(Open311Query):
+    service_request_id = Text(load_default=None, metadata={
+        "description": "case numbers, comma separated; every other filter is then ignored"})
+    service_code = Text(load_default=None, metadata={"description": "service codes, comma separated"})
+    start_date = fields.AwareDateTime(load_default=None, metadata={"description": "requested on or after"})
+    end_date = fields.AwareDateTime(load_default=None, metadata={
+        "description": "requested before; at most 90 days after start_date, the last 90 days by default"})
+    status = Text(load_default=None, metadata={"description": "open, closed, or both comma separated"})
+
+
+class Open311ServiceSchema(Schema):
+    service_code = fields.String()
+    service_name = fields.String()
+    description = fields.String()
+    metadata = fields.Boolean()
+    type = fields.String()
+    keywords = fields.String()
+    group = fields.String()
+
+
+class Open311AttributeSchema(Schema):
+    variable = fields.Boolean()
+    code = fields.String()
+    datatype = fields.String()
+    required = fields.Boolean()
+    datatype_description = fields.String(allow_none=True)
+    order = fields.Integer()
+    description = fields.String()
+
+
+class Open311ServiceDefinitionSchema(Schema):
+    service_code = fields.String()
+    attributes = fields.List(fields.Nested(Open311AttributeSchema))
+
+
+class Open311CreatedSchema(Schema):
+    service_request_id = fields.String(metadata={"description": "the case number", "example": "QS-2026-000001"})
+    service_notice = fields.String()
+    account_id = fields.String(allow_none=True, metadata={"description": "always null: no accounts here"})
+
+
+class Open311ServiceRequestSchema(Schema):
+    service_request_id = fields.String(metadata={"description": "the case number"})
+    status = fields.String(metadata={"description": "open or closed"})
+    status_notes = fields.String(allow_none=True)
+    service_name = fields.String()
+    service_code = fields.String()
+    description = fields.String()
+    agency_responsible = fields.String(allow_none=True, metadata={"description": "the body last assigned the case"})
+    service_notice = fields.String(allow_none=True, metadata={"description": "the category's lawful route"})
+    requested_datetime = fields.String()
+    updated_datetime = fields.String()
+    expected_datetime = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    address_id = fields.String()
+    zipcode = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    media_url = fields.String(allow_none=True)
+
+
+OPEN311_REQUEST_EXAMPLE = {
+    "api_key": "<token>", "service_code": "neighbour_dispute", "address_id": "QS01",
+    "lat": 37.76524078, "long": 112.4212043, "address_string": "柳湾村3组东侧通道",
+    "first_name": "某某", "last_name": "王", "phone": "13800138000", "email": "wang@example.cn",
+    "device_id": "tt222111", "account_id": "123456",
+    "description": "邻居扩建院墙占用两家共用的通道，协商未果，请求调解。",
+    "media_url": "https://example.cn/photos/2212426634.jpg",
+}

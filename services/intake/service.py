@@ -1,21 +1,25 @@
 """Intake (登记): the one front door where every channel registers a case."""
 from datetime import datetime, timezone
 
+from marshmallow import ValidationError
 from psycopg.errors import UniqueViolation
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fengqiao import access
 from fengqiao.auth import STAFF
 from fengqiao.county import CountyConfig
+from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.web import Problem, invalid, json_response, load_body, load_query, principal, refusals_as_problems, route
-from services.intake import domain, guide, ledger, reception, reception_store, registration, store
+from services.intake import domain, guide, ledger, open311, reception, reception_store, registration, store
 from services.intake.dependencies import PersonalDataVault
+from services.intake.open311_web import json_only, load_call, load_form, open311_route
 from services.intake.schemas import (
-    APPOINTMENT_EXAMPLE, RECEPTION_EXAMPLE, REGISTRATION_EXAMPLE, AppointmentRequestSchema, AppointmentSchema,
-    CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, ContactSchema, GuideEntrySchema, GuideQuery,
-    LedgerImportQuerySchema, LedgerReportSchema, ReceptionPublicationSchema, ReceptionSchema, RegisteredCaseSchema,
-    RosterQuery,
+    APPOINTMENT_EXAMPLE, OPEN311_REQUEST_EXAMPLE, RECEPTION_EXAMPLE, REGISTRATION_EXAMPLE, AppointmentRequestSchema,
+    AppointmentSchema, CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, ContactSchema,
+    GuideEntrySchema, GuideQuery, LedgerImportQuerySchema, LedgerReportSchema, Open311CreatedSchema, Open311Query,
+    Open311RequestForm, Open311RequestsQuery, Open311ServiceDefinitionSchema, Open311ServiceRequestSchema,
+    Open311ServiceSchema, ReceptionPublicationSchema, ReceptionSchema, RegisteredCaseSchema, RosterQuery,
 )
 
 
@@ -30,16 +34,19 @@ class IntakeService(BackboneService):
            also={200: "no new case: the same Idempotency-Key or hotline order again, or a repeat petition"
                       " linked to its case"})
     def register_case(self, request):
-        payload = load_body(request, CaseRegistrationSchema())
-        self._within_scope(request, payload["location"])
-        headers = (request.headers.get("X-Correlation-ID"), request.headers.get("Idempotency-Key"))
-        try:
-            result = self._register(payload, *headers)
-        except UniqueViolation:  # the same hotline order or request, registered at this very moment
-            result = self._register(payload, *headers)
+        result = self._registered(request, load_body(request, CaseRegistrationSchema()))
         created = result["outcome"] == "registered"
         return json_response(RegisteredCaseSchema().dump(result), status=201 if created else 200,
                              headers={"Location": f"/cases/{result['number']}"})
+
+    def _registered(self, request, payload):
+        """Register at a place within the caller's jurisdiction, as the request's headers say."""
+        self._within_scope(request, payload["location"])
+        headers = (request.headers.get("X-Correlation-ID"), request.headers.get("Idempotency-Key"))
+        try:
+            return self._register(payload, *headers)
+        except UniqueViolation:  # the same hotline order or request, registered at this very moment
+            return self._register(payload, *headers)
 
     def _register(self, payload, correlationid, idempotency_key):
         try:
@@ -167,6 +174,84 @@ class IntakeService(BackboneService):
         appointment = self._on_roster(lambda tx, now: reception.cancel(
             tx, reception.parse_id(reception_id), reception.parse_id(appointment_id), now))
         return json_response(AppointmentSchema().dump(reception.appointment_view(appointment)))
+
+    # --- Open311 GeoReport v2 (open311.py): categories as services, cases as service requests ---
+
+    @open311_route("GET", "/open311/v2/services.<fmt>", roles=STAFF, query_schema=Open311Query,
+                   response_schema=Open311ServiceSchema(many=True),
+                   summary="Open311: the services, one per category of the county file")
+    def open311_services(self, request, fmt):
+        json_only(fmt)
+        load_call(request, Open311Query(), self.county)
+        return json_response(Open311ServiceSchema(many=True).dump(open311.services(self.county)))
+
+    @open311_route("GET", "/open311/v2/services/<service_code>.<fmt>", roles=STAFF, query_schema=Open311Query,
+                   response_schema=Open311ServiceDefinitionSchema,
+                   summary="Open311: a service's definition, the attributes a request may carry")
+    def open311_service_definition(self, request, service_code, fmt):
+        json_only(fmt)
+        load_call(request, Open311Query(), self.county)
+        definition = open311.service_definition(self.county, service_code)
+        if definition is None:
+            raise Problem(404, "Not Found", f"no service {service_code}")
+        return json_response(Open311ServiceDefinitionSchema().dump(definition))
+
+    @open311_route("POST", "/open311/v2/requests.<fmt>", roles=("clerk", "operator"), status=201,
+                   request_schema=Open311RequestForm, response_schema=Open311CreatedSchema(many=True),
+                   example=OPEN311_REQUEST_EXAMPLE,
+                   also={200: "no new case: the same Idempotency-Key or hotline order again, or a repeat petition"
+                              " linked to its case"},
+                   summary="Open311: file a service request, registered as a case like POST /cases")
+    def open311_post_request(self, request, fmt):
+        json_only(fmt)
+        fields = load_form(request, Open311RequestForm(), self.county)
+        try:  # the checks of POST /cases, their errors named as the form's fields (Open311Route)
+            payload = CaseRegistrationSchema().load(open311.registration(fields))
+        except ValidationError as exc:
+            raise invalid(exc.messages)
+        result = self._registered(request, payload)
+        answer = {"service_request_id": result["number"], "service_notice": open311.service_notice(result),
+                  "account_id": None}
+        return json_response(Open311CreatedSchema(many=True).dump([answer]),
+                             status=201 if result["outcome"] == "registered" else 200,
+                             headers={"Location": f"/open311/v2/requests/{result['number']}.json"})
+
+    @open311_route("GET", "/open311/v2/requests.<fmt>", roles=STAFF, query_schema=Open311RequestsQuery,
+                   response_schema=Open311ServiceRequestSchema(many=True),
+                   summary="Open311: service requests (cases) in your jurisdiction, newest first, at most 1000")
+    def open311_requests(self, request, fmt):
+        json_only(fmt)
+        query = load_call(request, Open311RequestsQuery(), self.county)
+        with refusals_as_problems():
+            search = open311.search(self.county, query, datetime.now(timezone.utc))
+        found = self._service_requests(request, **search, limit=open311.SEARCH_LIMIT)
+        return json_response(Open311ServiceRequestSchema(many=True).dump(found))
+
+    @open311_route("GET", "/open311/v2/requests/<service_request_id>.<fmt>", roles=STAFF, query_schema=Open311Query,
+                   response_schema=Open311ServiceRequestSchema(many=True),
+                   summary="Open311: one service request (a case, by its number)")
+    def open311_request(self, request, service_request_id, fmt):
+        json_only(fmt)
+        load_call(request, Open311Query(), self.county)
+        found = self._service_requests(request, numbers=[service_request_id])
+        if not found:  # none, or not yours: the same answer (access.py)
+            raise Problem(404, "Not Found", f"no service request {service_request_id}")
+        return json_response(Open311ServiceRequestSchema(many=True).dump(found))
+
+    def _service_requests(self, request, **search):
+        """The cases the caller may see (jurisdiction; discipline reports to their officers only)."""
+        scope = access.sql_filter(principal(request), self.county, "c.location", "c.channel_class")
+        return [open311.service_request(self.county, c)
+                for c in store.service_requests(self.db, scope, open311.CLOSED, **search)]
+
+    @event_handler(("routing", "case.*"))
+    def follow_status(self, event):
+        """Routing's events say the status they leave a case in: kept, for Open311's open or
+        closed. No inbox: keeping the latest by the event's time makes a redelivery change nothing."""
+        change = open311.status_change(event)
+        if change is not None:
+            with self.db.transaction() as tx:
+                store.record_status(tx, change)
 
     def _within_scope(self, request, place):
         """A record made at a place outside the caller's jurisdiction is refused (403)."""

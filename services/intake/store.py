@@ -133,3 +133,37 @@ def find_case(db, number):
                           " WHERE case_id = %s ORDER BY position", (case["id"],))]
     return case
 
+
+
+# --- Open311 (open311.py): a case's status as routing last told it --------------------------------
+
+def record_status(tx, change):
+    """Keep what a routing event says of its case, unless a later event said otherwise already
+    (events may arrive out of order: the event's time decides, so a redelivery changes nothing)."""
+    tx.execute(
+        "UPDATE cases SET"
+        " status = CASE WHEN status_at IS NULL OR status_at < %(at)s THEN %(status)s ELSE status END,"
+        " status_at = GREATEST(status_at, %(at)s),"
+        " agency = CASE WHEN %(agency)s::text IS NOT NULL AND (agency_at IS NULL OR agency_at < %(at)s)"
+        "   THEN %(agency)s ELSE agency END,"
+        " agency_at = CASE WHEN %(agency)s::text IS NOT NULL THEN GREATEST(agency_at, %(at)s) ELSE agency_at END"
+        " WHERE id = %(case_id)s", change)
+
+
+# The status a case is in: as routing last told it; before that, guided at the window (routing
+# never takes such a case) or registered.
+LIFECYCLE = "COALESCE(c.status, CASE WHEN c.guided_to IS NULL THEN 'registered' ELSE 'guided' END)"
+
+
+def service_requests(db, scope, ended, numbers=None, codes=None, since=None, until=None, closed=None, limit=None):
+    """Cases the caller may see (`scope`: access.sql_filter over `c`), newest request first:
+    by number, category, time requested (received_at), and closed (its status among `ended`) or not."""
+    where, params = scope
+    return db.query(
+        f"SELECT c.number, c.category, c.description, c.location, c.received_at, c.registered_at, c.guided_to,"
+        f" c.status_at, c.agency, {LIFECYCLE} AS lifecycle FROM cases c WHERE {where}"
+        " AND (%s::text[] IS NULL OR c.number = ANY(%s)) AND (%s::text[] IS NULL OR c.category = ANY(%s))"
+        " AND (%s::timestamptz IS NULL OR c.received_at >= %s) AND (%s::timestamptz IS NULL OR c.received_at <= %s)"
+        f" AND (%s::boolean IS NULL OR ({LIFECYCLE} = ANY(%s)) = %s)"
+        " ORDER BY c.received_at DESC, c.number LIMIT %s",
+        (*params, numbers, numbers, codes, codes, since, since, until, until, closed, list(ended), closed, limit))
