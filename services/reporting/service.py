@@ -42,9 +42,8 @@ class ReportingService(BackboneService):
         metrics.EVENTS_PROJECTED.labels(event["type"].split(".")[0]).inc()
         metrics.PROJECTION_LAG.set(max((_now() - datetime.fromisoformat(event["time"])).total_seconds(), 0))
         case_id = projection.case_id_of(event)
-        with self.db.transaction() as tx:
-            if tx.already_handled(event) or not store.record_event(tx, event, case_id) or case_id is None \
-                    or event["type"] in projection.INERT:
+        with self.db.transaction() as tx:  # the events table is the inbox: (source, id) is kept once
+            if not store.record_event(tx, event, case_id) or case_id is None or event["type"] in projection.INERT:
                 return
             rebuild.refold(tx, case_id, event["data"].get("number"), self.deadlines, self.county, _now())
 

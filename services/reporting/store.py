@@ -50,9 +50,9 @@ def record_event(tx, event, case_id):
 def lock_case(tx, case_id, number):
     """The case's row as the tallies see it, made if new and locked: the events of one case are
     folded one at a time."""
-    tx.execute("INSERT INTO cases (case_id, number) VALUES (%s, %s) ON CONFLICT (case_id) DO NOTHING",
-               (case_id, number))
-    return tx.execute(f"SELECT {TALLIED} FROM cases WHERE case_id = %s FOR UPDATE", (case_id,)).fetchone()
+    return tx.execute(  # DO UPDATE (to itself) locks an existing row and returns it, in one statement
+        f"INSERT INTO cases (case_id, number) VALUES (%s, %s) ON CONFLICT (case_id) DO UPDATE SET case_id ="
+        f" excluded.case_id RETURNING {TALLIED}", (case_id, number)).fetchone()
 
 
 def events_of(tx, case_id):
