@@ -3,6 +3,8 @@
 the dust settles every case is in reporting exactly once with every event of its chain, no
 notification went out twice, and no outbox row or dead letter is left over."""
 import collections
+import email
+import email.policy
 import json
 import os
 import threading
@@ -170,6 +172,11 @@ def test_nothing_is_lost_or_doubled_when_services_broker_and_database_fail(stack
         message = json.loads(sms["body"])
         texts[(message["to"], message["text"])].add(message["id"])
     assert texts and all(len(ids) == 1 for ids in texts.values())
+    mails = collections.defaultdict(set)  # and each e-mail under one Message-ID (its resend keeps it)
+    for mail in stack.channels["smtp"]():
+        parsed = email.message_from_string(mail["content"], policy=email.policy.default)
+        mails[(tuple(mail["to"]), str(parsed["Subject"]), parsed.get_content())].add(parsed["Message-ID"])
+    assert mails and all(len(ids) == 1 for ids in mails.values())
     # Nothing stuck: every outbox relayed, every queue drained, nothing parked.
     eventually(unpublished_outbox, lambda n: not any(n.values()), timeout=30)
     eventually(queue_depths, lambda d: not any(d.values()), timeout=30)
