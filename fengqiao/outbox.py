@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60
 BACKLOG_EVERY_SECONDS = 5  # the backlog query is for alerts; no need to run it per event
+PUBLISHED_KEEP_DAYS = 7  # published rows stay this long (to look into), then are pruned
+PRUNE_EVERY_SECONDS = 60
+PRUNE_BATCH = 1000
 
 
 def emit(conn, service, event):
@@ -51,7 +54,7 @@ class Relay:
         self._declared = set()
         self._published_on_channel = 0
         self.wakeup = threading.Event()
-        self._observed_at = float("-inf")
+        self._observed_at = self._pruned_at = float("-inf")
 
     def publish_pending(self):
         """Publish one batch of due rows; returns how many were published."""
@@ -117,6 +120,7 @@ class Relay:
                 busy = self.publish_pending()
                 if not busy:
                     self._observe_backlog()
+                    self._prune_if_due()
             except Exception as exc:  # broker or database down: keep the rows, try again
                 metrics.OUTBOX_FAILURES.labels(self.service, "unavailable").inc()
                 log.warning("outbox relay of %s: %s", self.service, exc)
@@ -158,6 +162,20 @@ class Relay:
             " next_attempt_at = now() + make_interval(secs => %s) WHERE seq = %s",
             (str(exc)[:500], delay, row["seq"]),
         )
+
+    def _prune_if_due(self):
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = time.monotonic()
+            self.prune_published()
+
+    def prune_published(self, keep_days=PUBLISHED_KEEP_DAYS):
+        """Delete published rows older than `keep_days` among the oldest PRUNE_BATCH rows (read by
+        the primary key: never the whole table); how many. A row still pending stays, however old."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM (SELECT seq, created_at, published_at FROM outbox"
+                " ORDER BY seq LIMIT %s) oldest WHERE published_at IS NOT NULL"
+                " AND created_at < now() - make_interval(days => %s))", (PRUNE_BATCH, keep_days)).rowcount
 
     def _observe_backlog_if_possible(self):
         """During a broker outage the backlog is what alerts need most; the database may be down too."""

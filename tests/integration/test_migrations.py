@@ -28,7 +28,7 @@ def test_each_file_is_applied_once_in_order_and_recorded(fresh_database, tmp_pat
     assert _scalar(url, "SELECT count(*) FROM thing") == 1
     recorded = _scalar(url, "SELECT array_agg(name ORDER BY name) FROM schema_migrations")
     assert recorded == ["001_create.sql", "002_fill.sql", "backbone/001_outbox_inbox.sql", "backbone/002_deadlines.sql",
-                        "backbone/003_audit.sql"]
+                        "backbone/003_audit.sql", "backbone/004_outbox_pending_by_seq.sql"]
 
 
 def test_replicas_starting_together_apply_each_file_once(fresh_database, tmp_path):

@@ -172,3 +172,25 @@ def test_unroutable_rows_stay_pending_around_a_routable_one(fresh_database, brok
     for lost in (lost_1, lost_2):
         assert rows[lost["id"]]["published_at"] is None and rows[lost["id"]]["attempts"] == 1
     assert [e["id"] for e in _drain(broker, queue)] == [kept["id"]]
+
+
+def test_published_rows_are_pruned_after_a_week_pending_ones_never(fresh_database, broker, unique, amqp_uri):
+    _bound_queue(broker, unique)
+    with pool_of(fresh_database()) as pool:
+        old_sent, old_stuck, recent = (_emit(pool, unique) for _ in range(3))
+        relay = outbox.Relay(unique, pool, amqp_uri)
+        try:
+            with pool.connection() as conn:  # the stuck one waits in backoff, as when unroutable for days
+                conn.execute("UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE event_id = %s",
+                             (old_stuck["id"],))
+            assert relay.publish_pending() == 2
+            with pool.connection() as conn:
+                conn.execute("UPDATE outbox SET created_at = now() - interval '8 days' WHERE event_id = ANY(%s)",
+                             ([old_sent["id"], old_stuck["id"]],))
+            assert relay.prune_published() == 1
+            assert relay.prune_published() == 0
+        finally:
+            relay.close()
+        with pool.connection() as conn:
+            left = {r["event_id"]: r["published_at"] for r in conn.execute("SELECT event_id, published_at FROM outbox")}
+    assert set(left) == {old_stuck["id"], recent["id"]} and left[old_stuck["id"]] is None
