@@ -11,7 +11,7 @@ TEST_VHOST := fengqiao_test_$(shell pwd | sha1sum | cut -c1-8)
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 TEST_ENV := FENGQIAO_AMQP_URI=amqp://guest:guest@127.0.0.1:5672/$(TEST_VHOST)
 
-.PHONY: run demo test test-unit test-integration test-e2e servers test-tools fonts setup bench bench-replicas bench-http bench-soak bench-profile clean
+.PHONY: screenshots run demo test test-unit test-integration test-e2e servers test-tools fonts setup bench bench-replicas bench-http bench-soak bench-profile clean
 
 $(STAMP): pyproject.toml
 	scripts/ensure-python.sh
@@ -56,6 +56,11 @@ test-integration: $(STAMP) fonts
 test-e2e: $(STAMP) fonts
 	scripts/ensure-servers.sh --fresh-vhost $(TEST_VHOST)
 	$(TEST_ENV) $(PYTEST) tests/e2e
+
+## The README's screenshots of the web console, taken by its browser test.
+screenshots: $(STAMP) test-tools
+	scripts/ensure-servers.sh --fresh-vhost $(TEST_VHOST)
+	FENGQIAO_SCREENSHOTS=docs/screenshots $(TEST_ENV) $(PYTEST) tests/e2e/test_web_console.py
 
 ## End-to-end throughput and latency beside a raw kombu + psycopg baseline (see README).
 bench: $(STAMP) servers

@@ -14,6 +14,9 @@ SERVICES = {
     "reporting": 8005,
 }
 
+# The web console (控制台): no database or broker, it calls the services' HTTP APIs.
+CONSOLE_PORT = 8006
+
 
 # Development defaults: published with the source, so never fit for a real county.
 DEVELOPMENT_JWT_SECRET = "fengqiao-development-secret-not-for-production"
@@ -143,4 +146,29 @@ def settings(service):
         personal_data_hash_key=_env("FENGQIAO_PERSONAL_DATA_HASH_KEY", "fengqiao-development-hash-key"),
         # A TrueType CJK font for documents (Debian's fonts-wqy-zenhei; scripts/ensure-fonts.sh).
         cjk_font=Path(_env("FENGQIAO_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")),
+    )
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    http_address: str
+    service_urls: dict  # service name → base URL the console calls, server-side, with the user's token
+    jwt_secret: str
+    jwt_audience: str
+    jwt_jwks: str
+    jwt_issuer: str
+    county_file: Path  # places, categories and people's names for the forms
+
+
+def console_settings():
+    """The web console's settings: where it listens, where each service answers (its own
+    FENGQIAO_<SERVICE>_URL, else the local port), and how it checks the tokens people paste."""
+    tokens = settings("intake")  # the same verification settings as every service
+    return ConsoleSettings(
+        http_address=f"{_env('FENGQIAO_HTTP_HOST', '127.0.0.1')}:{int(_env('FENGQIAO_CONSOLE_PORT', CONSOLE_PORT))}",
+        service_urls={name: _env(f"FENGQIAO_{name.upper()}_URL",
+                                 f"http://127.0.0.1:{_env(f'FENGQIAO_{name.upper()}_PORT', port)}").rstrip("/")
+                      for name, port in SERVICES.items()},
+        jwt_secret=tokens.jwt_secret, jwt_audience=tokens.jwt_audience, jwt_jwks=tokens.jwt_jwks,
+        jwt_issuer=tokens.jwt_issuer, county_file=tokens.county_file,
     )

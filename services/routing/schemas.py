@@ -106,6 +106,33 @@ class CaseSchema(Schema):
                                                                       "file_number, outcome, guided_to"})
 
 
+# Statuses that need no more handling: a desk's queue leaves them out unless asked for by name.
+FINISHED = ("closed", "not_accepted")
+CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="a code of the county file (letters, digits, _ and -)")
+
+
+class QueueQuery(Schema):
+    """A desk's queue (待办): open cases in the caller's jurisdiction, narrowed at will."""
+    body = Text(load_default=None, validate=CODE, metadata={"description": "the lead body's code"})
+    status = Text(load_default=None, validate=CODE, metadata={"description": "one status (default: every open one)"})
+    risk = Text(load_default=None, validate=validate.OneOf(RISK_LEVELS))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class QueueItemSchema(Schema):
+    number = fields.String()
+    subject = fields.String()
+    category = fields.String()
+    location = fields.String()
+    status = fields.String()
+    body = fields.String(allow_none=True)
+    body_name = fields.String(allow_none=True)
+    risk = fields.String()
+    registered_at = fields.String()
+    assigned_at = fields.String(allow_none=True)
+    deadlines = fields.List(fields.Nested(DeadlineSchema))
+
+
 class ExplanationSchema(Schema):
     number = fields.String()
     decision = fields.Dict(allow_none=True, metadata={"description": "what the rules decide now: rule, lead, co, tier"})

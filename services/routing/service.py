@@ -9,12 +9,14 @@ from fengqiao.county import CountyConfig, DeadlinesConfig, ReloadingFile
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
 from fengqiao.timers import every
-from fengqiao.web import Problem, is_uuid, json_response, load_body, principal, refusals_as_problems, route
+from fengqiao.web import (
+    Problem, is_uuid, json_response, load_body, load_query, principal, refusals_as_problems, route,
+)
 from services.routing import domain, store
 from services.routing import rules as routing_rules
 from services.routing.schemas import (
-    EXAMPLES, AssignSchema, CaseSchema, ConsultSchema, ExplanationSchema, ExtendSchema, FollowUpSchema,
-    NotAcceptSchema, ReasonSchema, ResolveSchema, ReviewDecisionSchema, RiskSchema,
+    EXAMPLES, FINISHED, AssignSchema, CaseSchema, ConsultSchema, ExplanationSchema, ExtendSchema, FollowUpSchema,
+    NotAcceptSchema, QueueItemSchema, QueueQuery, ReasonSchema, ResolveSchema, ReviewDecisionSchema, RiskSchema,
     WhistleReportSchema, WhistleSchema,
 )
 
@@ -260,6 +262,17 @@ class RoutingService(BackboneService):
         return self._command(request, number, work)
 
     # --- queries --------------------------------------------------------------------------
+
+    @route("GET", "/cases", roles=STAFF, query_schema=QueueQuery, response_schema=QueueItemSchema(many=True),
+           summary="A desk's queue (待办): open cases, red first, then by the deadline due first")
+    def list_cases(self, request):
+        query = load_query(request, QueueQuery())
+        scope = access.sql_filter(principal(request), self.county, "c.location", "c.record->>'channel_class'")
+        with self.db.transaction() as tx:
+            cases = store.queue(tx, scope, FINISHED, query["body"], query["status"], query["risk"], query["limit"])
+            items = [{**c, "registered_at": c["registered_at"].isoformat(),
+                      "deadlines": deadline_store.active(tx, c["id"])} for c in cases]
+        return json_response(QueueItemSchema(many=True).dump(items))
 
     @route("GET", "/cases/<number>", roles=STAFF,
            personal_data=True, summary="A case's handling: status, bodies, risk, deadlines, why",

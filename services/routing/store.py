@@ -57,6 +57,23 @@ def find_case(tx, number):
     return _case_of(tx.execute("SELECT * FROM cases WHERE number = %s", (number,)).fetchone())
 
 
+def queue(tx, scope, finished, body=None, status=None, risk=None, limit=50):
+    """Open cases the caller may see (`scope`: access.sql_filter over `c`), red ones first, then
+    by the deadline that falls due first (the overdue before the rest), then the oldest."""
+    where, params = [scope[0], "c.status <> ALL(%s)"], [*scope[1], list(finished) if status is None else []]
+    for column, value in (("c.body", body), ("c.status", status), ("c.risk", risk)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    rows = tx.execute(
+        "SELECT c.*, (SELECT min(d.due_at) FROM deadlines d WHERE d.owner_id = c.id AND d.stopped_at IS NULL"
+        "             AND d.paused_at IS NULL) AS next_due_at"
+        f" FROM cases c WHERE {' AND '.join(where)}"
+        " ORDER BY c.risk = 'red' DESC, next_due_at NULLS LAST, c.registered_at, c.number LIMIT %s",
+        (*params, limit)).fetchall()
+    return [_case_of(r) for r in rows]
+
+
 def insert_whistle(tx, whistle):
     tx.execute("INSERT INTO whistles (id, case_id, status, raised_at, record) VALUES (%s, %s, %s, %s, %s)",
                (whistle["id"], whistle["case_id"], whistle["status"], whistle["raised_at"], _json(whistle)))

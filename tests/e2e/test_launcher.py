@@ -24,9 +24,10 @@ def test_run_prints_every_service_and_ctrl_c_stops_them_all(single_stack):
             if "Ctrl-C" in line:
                 break
         started = children_of(proc.pid)
-        assert len(started) == len(config.SERVICES) + 1  # and the gateway
+        assert len(started) == len(config.SERVICES) + 2  # and the console and the gateway
         for name in config.SERVICES:
             assert any(f"http://127.0.0.1:{launcher.port_of(name)}" in line and name in line for line in lines)
+        assert any("console" in line and f"http://127.0.0.1:{launcher.console_port()}" in line for line in lines)
         assert any("gateway" in line and "http://127.0.0.1:18080/" in line for line in lines)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

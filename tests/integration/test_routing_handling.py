@@ -3,6 +3,7 @@ routed by the rules; its handling is driven over HTTP, every fact lands in the o
 commands change nothing; deadlines are swept on a timer and an overdue case escalates exactly
 once with two replicas running."""
 import time
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -235,3 +236,30 @@ def test_a_failed_village_mediation_goes_up_to_the_township_judicial_office(rout
                       == "township" and c)
     assert case["body"] == "QS-JUDICIAL" and "village mediation QS-2026-000001-M1 failed" in case["escalations"][0]["why"]
     assert_in_catalog(outbox_events(url))
+
+
+def test_a_desk_s_queue_holds_the_open_cases_of_its_scope_red_first_discipline_reports_for_their_officers(
+        routing, amqp_uri):
+    base, _ = routing
+    arrive(base, amqp_uri)
+    arrive(base, amqp_uri, number="BY-2026-000001", case_id=str(uuid.uuid4()), location="BY01", township="BY")
+    officer = token("discipline_officer")
+    publish(amqp_uri, "intake", registered(number="QS-2026-000002", case_id=str(uuid.uuid4()),
+                                           category="cadre_misconduct", channel_class="discipline",
+                                           proposed_channel_class="discipline", subject="村干部挪用补偿款"))
+    eventually(lambda: requests.get(f"{base}/cases/QS-2026-000002", headers=officer).ok)
+    red = post(base, "QS-2026-000001", "risk", {"level": "red", "reason": "扬言过激"}, headers=DIRECTOR)
+    assert red.status_code == 200, red.text
+
+    def queue(headers, query=""):
+        r = requests.get(f"{base}/cases{query}", headers=headers)
+        assert r.status_code == 200, r.text
+        return [c["number"] for c in r.json()]
+
+    assert queue(HANDLER)[0] == "QS-2026-000001"  # red first
+    assert set(queue(HANDLER)) == {"QS-2026-000001", "BY-2026-000001"}  # no discipline report
+    assert queue(token("handler", scope="QS")) == ["QS-2026-000001"]  # nothing of another township
+    assert set(queue(officer)) == {"QS-2026-000001", "BY-2026-000001", "QS-2026-000002"}
+    assert queue(HANDLER, "?risk=red") == ["QS-2026-000001"]
+    bad = requests.get(f"{base}/cases?risk=purple&limit=0&body=a%20b", headers=HANDLER)
+    assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"risk", "limit", "body"}

@@ -1,0 +1,255 @@
+"""What the console's pages show, worked out without any web framework: form fields to API
+bodies and the services' field errors back next to those fields (in Chinese where known), a
+desk's queue in sections, which actions a case's status offers, deadlines as bars, the
+indicators' labels. The services decide everything; this only arranges it for people."""
+import re
+from datetime import date, datetime
+
+from services.reporting.exports import CHANNELS
+from services.routing.domain import HANDLING
+
+# Chinese names of the fields people fill in, for messages that name a field.
+FIELD_LABELS = {
+    "channel": "渠道", "location": "地点", "category": "事项类别", "subject": "事由", "description": "具体内容",
+    "received_at": "收到时间", "anonymous": "匿名", "petitioners": "当事人", "name": "姓名", "id_number": "身份证号",
+    "phone": "电话", "address": "住址", "order_id": "12345工单号", "grid_worker": "网格员", "grid": "网格",
+    "agent": "代办员", "consent": "本人同意", "consent_note": "同意说明", "source_body": "交办单位",
+    "document_number": "交办文号", "channel_class": "分类", "channel_class_reason": "改变分类的理由",
+    "reason": "理由", "outcome": "办理结果", "reply": "答复意见", "rating": "群众评价", "note": "说明",
+    "days": "延期天数", "approver": "批准领导", "bodies": "单位", "lawful_route": "法定途径", "body": "单位",
+}
+
+# The services' messages (marshmallow's and their own) in Chinese; anything else is shown as it is.
+_MESSAGES = [
+    (r"Missing data for required field\.", lambda m: "必填"),
+    (r"Unknown field\.", lambda m: "不认识的字段"),
+    (r"Field may not be null\.", lambda m: "不能为空"),
+    (r"Not a valid (integer|number)\.", lambda m: "须为整数"),
+    (r"Not a valid .*", lambda m: "格式不正确"),
+    (r"Shorter than minimum length (\d+)\.", lambda m: f"至少 {m[1]} 个字"),
+    (r"Length must be between (\d+) and (\d+)\.", lambda m: f"长度须在 {m[1]}–{m[2]} 个字之间"),
+    (r"Longer than maximum length (\d+)\.", lambda m: f"最多 {m[1]} 个字"),
+    (r"at most (\d+) characters", lambda m: f"最多 {m[1]} 个字"),
+    (r"Must be greater than or equal to (\d+)\.", lambda m: f"不能小于 {m[1]}"),
+    (r"Must be one of: (.*)\.", lambda m: f"须为以下之一：{m[1]}"),
+    (r"not a resident ID number: check digit does not match", lambda m: "身份证号校验位不对"),
+    (r"not a resident ID number: holds no (valid|plausible) date of birth", lambda m: "身份证号中的出生日期不对"),
+    (r"not a resident ID number: .*", lambda m: "身份证号须为18位：17位数字加一位数字或X"),
+    (r"not a mainland mobile.*", lambda m: "须为11位手机号或带区号的固定电话"),
+    (r"not a township, village or grid of this county", lambda m: "不是本县的乡镇、村或网格"),
+    (r"unknown category.*", lambda m: "不是本县的事项类别"),
+    (r"lies in the future", lambda m: "不能晚于现在"),
+    (r"required for channel (\w+)", lambda m: f"{CHANNELS.get(m[1], m[1])}渠道须填写"),
+    (r"only for channel (\w+)", lambda m: f"仅限{CHANNELS.get(m[1], m[1])}渠道"),
+    (r"a (\w+) registration names its petitioner", lambda m: f"{CHANNELS.get(m[1], m[1])}不能匿名，须写明当事人"),
+    (r"name at least one petitioner.*", lambda m: "请至少填写一名当事人，或在允许的渠道选择匿名"),
+    (r"a proxy files only with the citizen's consent", lambda m: "代办须经本人同意"),
+    (r"not a grid of this county", lambda m: "不是本县的网格"),
+]
+
+
+def in_chinese(message):
+    for pattern, say in _MESSAGES:
+        found = re.fullmatch(pattern, message)
+        if found:
+            return say(found)
+    return message
+
+
+def field_errors(problem):
+    """A problem+json body as {form field: message}: the services name fields by dotted path
+    (`petitioners.0.phone`), as the console's forms name their inputs; errors of the whole
+    request go under ""."""
+    errors = {}
+    for e in (problem or {}).get("errors") or []:
+        field = "" if e.get("field") in (None, "_schema") else e["field"]
+        errors.setdefault(field, []).append(in_chinese(e.get("message", "")))
+    return {field: "；".join(messages) for field, messages in errors.items()}
+
+
+def problem_summary(status, problem):
+    """One line for the top of a page: what went wrong, in the words people use."""
+    general = {400: "填写有误，未作任何更改", 401: "登录已失效，请重新登录", 403: "超出您的权限或管辖范围",
+               404: "找不到该事项（或不在您的管辖范围内）", 409: "当前状态不允许此操作", 413: "内容过长",
+               429: "操作过于频繁，请稍后再试"}.get(status, "服务暂时不可用，请稍后再试")
+    detail = (problem or {}).get("detail")
+    return f"{general}：{in_chinese(detail)}" if detail and status in (403, 409) else general
+
+
+# --- forms to bodies ---------------------------------------------------------------------------
+
+def nest(pairs):
+    """Form inputs named by dotted path (`petitioners.0.name`, `hotline.order_id`) as the JSON
+    body they name: numeric parts make lists (in order, gaps closed), empty inputs are left out,
+    and a group left empty is left out whole."""
+    tree = {}
+    for name, value in pairs:
+        value = value.strip() if isinstance(value, str) else value
+        if value in ("", None):
+            continue
+        node, parts = tree, name.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _lists(tree)
+
+
+def _lists(node):
+    if not isinstance(node, dict):
+        return node
+    if node and all(k.isdigit() for k in node):
+        return [_lists(node[k]) for k in sorted(node, key=int)]
+    return {k: _lists(v) for k, v in node.items()}
+
+
+# Inputs that are yes/no (a checkbox sends "on" when ticked and nothing when not).
+CHECKBOXES = ("anonymous", "proxy.consent")
+
+
+def registration(form):
+    """The body of intake's POST /cases from the window's form (a list of (name, value))."""
+    pairs = [(k, v) for k, v in form if k not in ("csrf", "idempotency_key")]
+    body = nest((k, v) for k, v in pairs if k not in CHECKBOXES)
+    names = {k for k, _ in pairs}
+    if "anonymous" in names:
+        body["anonymous"] = True
+    if "proxy.consent" in names:
+        body.setdefault("proxy", {})["consent"] = True
+    return body
+
+
+# --- a case's actions ----------------------------------------------------------------------------
+
+# Each action a handler may take on a desk: routing's path, the statuses in which the desk
+# offers it (routing's rules decide; a refusal there is shown as it comes), and its inputs.
+ACTIONS = {
+    "sign": {"label": "签收", "statuses": ("assigned",), "fields": ()},
+    "return": {"label": "退回", "statuses": ("assigned",), "fields": ("reason",)},
+    "accept": {"label": "受理", "statuses": ("signed",), "fields": ()},
+    "not-accept": {"label": "不予受理", "statuses": ("signed",), "fields": ("reason", "lawful_route")},
+    "resolve": {"label": "办结", "statuses": ("in_progress",), "fields": ("outcome", "reply")},
+    "suspend": {"label": "中止", "statuses": ("in_progress",), "fields": ("reason",)},
+    "resume": {"label": "恢复办理", "statuses": ("suspended",), "fields": ()},
+    "extend": {"label": "延期", "statuses": ("in_progress", "suspended"), "fields": ("days", "approver", "reason")},
+    "whistles": {"label": "吹哨", "statuses": ("signed", "in_progress", "suspended"), "fields": ("bodies", "reason")},
+    "escalate": {"label": "上报", "statuses": HANDLING, "fields": ("reason",)},
+    "follow-up": {"label": "回访", "statuses": ("resolved",), "fields": ("rating", "note")},
+    "close": {"label": "结案", "statuses": ("followed_up", "not_accepted"), "fields": ()},
+}
+
+
+def actions_for(status):
+    return [name for name, a in ACTIONS.items() if status in a["statuses"]]
+
+
+def action_body(action, form):
+    """The JSON body of a routing command from its form ({input: [values]}): only the action's
+    own inputs, whole numbers as numbers (anything else is left for routing to name), a list
+    of bodies from a multiple choice or from codes written with commas."""
+    if action not in ACTIONS:
+        raise KeyError(action)
+    body = {}
+    for field in ACTIONS[action]["fields"]:
+        values = [v.strip() for v in form.get(field) or [] if v.strip()]
+        if not values:
+            continue
+        if field == "days":
+            body[field] = int(values[0]) if values[0].isdigit() else values[0]
+        elif field == "bodies":
+            body[field] = [b for v in values for b in re.split(r"[,，\s]+", v) if b]
+        else:
+            body[field] = values[0]
+    return body
+
+
+EVENT_LABELS = {
+    "case.registered": "登记", "case.repeat_linked": "重复信访关联", "case.guided": "引导至法定途径",
+    "case.clustered": "归入同类问题", "case.assigned": "交办", "case.signed": "签收", "case.returned": "退回",
+    "case.accepted": "受理", "case.not_accepted": "不予受理", "case.extended": "延期", "case.suspended": "中止",
+    "case.resumed": "恢复办理", "case.consulted": "联席会议", "case.resolved": "办结", "case.followed_up": "回访",
+    "case.review_requested": "申请复查复核", "case.review_decided": "复查复核决定", "case.reopened": "重新办理",
+    "case.closed": "结案", "case.risk_changed": "风险等级变化", "case.escalated": "上报",
+    "case.whistle_raised": "吹哨", "case.whistle_reported": "报到", "case.whistle_answered": "吹哨全部报到",
+    "deadline.due_soon": "时限提醒", "deadline.overdue": "超期", "mediation.opened": "调解立案",
+    "mediation.session_scheduled": "安排调解会", "mediation.session_held": "召开调解会", "mediation.paused": "调解暂停计时",
+    "mediation.resumed": "调解恢复计时", "mediation.concluded": "调解终结", "notification.sent": "已通知",
+    "notification.failed": "通知失败",
+}
+
+
+# --- the desk ------------------------------------------------------------------------------------
+
+POLICY_LABELS = {"sign": "签收时限", "acceptance": "受理时限", "handling": "办理时限", "follow_up": "回访时限",
+                 "review_decision": "复查复核时限", "whistle_report": "报到时限",
+                 "mediation_ordinary": "调解时限", "mediation_complex": "调解时限（复杂）",
+                 "agreement_performance": "协议履行"}
+DUE_SOON = 0.8  # the share of its time a deadline has used when the desk calls it due soon
+
+
+def deadline_bar(deadline):
+    """A running deadline as a bar: its label, how full (0–100) and its state."""
+    used = deadline.get("share_used") or 0.0
+    state = "paused" if deadline.get("paused") else "over" if used >= 1 else "soon" if used >= DUE_SOON else "ok"
+    return {"label": POLICY_LABELS.get(deadline["policy"], deadline["policy"]), "percent": min(round(used * 100), 100),
+            "used": round(used * 100), "state": state, "due_at": deadline["due_at"]}
+
+
+def urgency(case):
+    """The state of the case's most pressing running deadline: over, soon, ok (or none)."""
+    states = {deadline_bar(d)["state"] for d in case.get("deadlines") or []}
+    return next((s for s in ("over", "soon", "ok") if s in states), None)
+
+
+SECTIONS = (("to_sign", "新交办，待签收或退回"), ("overdue", "已超期"), ("due_soon", "即将到期"),
+            ("handling", "办理中"))
+
+
+def queue_sections(cases):
+    """The desk's queue in sections — new assignments to sign or return, overdue, due soon, the
+    rest — each with red cases first and otherwise in the order routing gave (due first)."""
+    found = {key: [] for key, _ in SECTIONS}
+    for case in cases:
+        key = "to_sign" if case["status"] == "assigned" else \
+            {"over": "overdue", "soon": "due_soon"}.get(urgency(case), "handling")
+        found[key].append(case)
+    return [(key, title, sorted(found[key], key=lambda c: c["risk"] != "red")) for key, title in SECTIONS]
+
+
+# --- the leader's wall -----------------------------------------------------------------------------
+
+INDICATORS = {  # the reporting issue's indicators, in the order a leader reads them
+    "registered": "登记件数", "acceptance_on_time_rate": "响应率（按时受理）", "resolution_rate": "解决率",
+    "on_time_resolution_rate": "按期办结率", "satisfaction_rate": "满意率", "repeat_petition_rate": "重复信访率",
+    "resolved_in_village_share": "小事不出村", "resolved_in_township_share": "大事不出镇",
+    "sent_to_county_share": "上交县级比例", "first_petition_resolution_rate": "初信初访化解率",
+    "mediation_success_rate": "调解成功率",
+}
+
+
+def shown(name, value):
+    """An indicator's value as people read it: a count, a percentage, or — over nothing."""
+    if value is None:
+        return "—"
+    return str(value) if name == "registered" else f"{value * 100:.1f}%"
+
+
+def change(name, delta):
+    """环比 / 同比 as shown: a volume's relative change, a rate's difference in points."""
+    if delta is None:
+        return "—"
+    sign = "+" if delta > 0 else ""
+    return f"{sign}{delta * 100:.1f}%" if name == "registered" else f"{sign}{delta * 100:.1f}个百分点"
+
+
+def months_back(today, count):
+    """The `count` months up to and including today's, oldest first, as (first day, next first day)."""
+    index = today.year * 12 + today.month - 1
+    return [(date((i) // 12, i % 12 + 1, 1), date((i + 1) // 12, (i + 1) % 12 + 1, 1))
+            for i in range(index - count + 1, index + 1)]
+
+
+def local_time(iso, zone):
+    """An ISO moment as county time for people: 2026-03-05 14:07."""
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")

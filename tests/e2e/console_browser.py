@@ -1,0 +1,141 @@
+"""The browser's side of tests/e2e/test_web_console.py, run as a process of its own: the test
+process is eventlet-patched (the root conftest.py), under which Playwright's own event loop
+hangs. Headless Debian Chromium at 1366×768 through register → sign → accept → resolve → the
+wall; each page photographed into run/screenshots/ (FENGQIAO_SCREENSHOTS: `make screenshots`
+writes the README's, docs/screenshots/). Usage:
+`python -m tests.e2e.console_browser BASE_URL` (exit status 0 when every check held)."""
+import os
+import re
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+from fengqiao import auth, config  # light modules only: nothing here may import eventlet (nameko)
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: no browser download
+SCREENSHOTS = config.REPO_ROOT / os.environ.get("FENGQIAO_SCREENSHOTS", "run/screenshots")
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def token(role, scope="QS"):
+    s = config.settings("intake")
+    return auth.issue(s.jwt_secret, s.jwt_audience, f"e2e-{role}", [role], scope)
+
+
+def shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base, role):
+    page.goto(f"{base}/login")
+    page.fill("#token", token(role))
+    page.click("form button[type=submit]")
+
+
+def sign_out(page):
+    page.click("header form button")
+    page.wait_for_url(re.compile(r"/login"))
+
+
+def reload_until(page, selector, timeout=20):
+    """Reload until the selector shows: the services work by events, the page by request."""
+    deadline = time.monotonic() + timeout
+    while not page.locator(selector).count():
+        assert time.monotonic() < deadline, f"{selector} not on {page.url} within {timeout}s"
+        time.sleep(0.3)
+        page.reload()
+
+
+def walk(browser, base):
+    page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Nobody signed in: the login page. The cookie the console sets is HttpOnly and SameSite=Strict.
+    page.goto(f"{base}/")
+    page.wait_for_url(re.compile(r"/login"))
+    shot(page, "login")
+    page.fill("#token", "not-a-token")
+    page.click("form button[type=submit]")
+    assert "令牌无效" in page.text_content(".alert")
+
+    # The window (窗口): a clerk of 清水镇 lands there; the form checks as she types.
+    sign_in(page, base, "clerk")
+    page.wait_for_url(re.compile(r"/window$"))
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "fengqiao_token"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.select_option("#channel", "visit")
+    page.select_option("#location", "QS01")
+    page.select_option("#category", "heating")
+    assert page.is_visible("#guide") and "行政职责" in page.text_content('[data-guide="class"]')
+    page.fill("#subject", "冬季供暖温度不达标")
+    page.fill("#description", "小区供暖温度长期低于18度，多次反映未解决。")
+    page.fill('[name="petitioners.0.name"]', "李某某")
+    page.fill('[name="petitioners.0.id_number"]', "110101199003074515")  # a wrong check digit
+    assert "校验位不对" in page.text_content('[data-live-for="petitioners.0.id_number"]')
+    page.fill('[name="petitioners.0.id_number"]', "110101199003074514")
+    assert page.text_content('[data-live-for="petitioners.0.id_number"]') == "✓"
+    page.fill('[name="petitioners.0.phone"]', "12345")
+    assert "11位手机号" in page.text_content('[data-live-for="petitioners.0.phone"]')
+
+    # Sent anyway: intake refuses it field by field, and the console says so beside the field.
+    page.click("#register button[type=submit]")
+    assert "须为11位手机号" in page.text_content('[data-error-for="petitioners.0.phone"]')
+    assert page.input_value('[name="petitioners.0.name"]') == "李某某"  # nothing typed is lost
+    page.fill('[name="petitioners.0.phone"]', "13800138000")
+    shot(page, "window")
+    page.click("#register button[type=submit]")
+
+    # The receipt (受理回执) with the case number.
+    page.wait_for_url(re.compile(r"/receipt/QS-\d{4}-\d{6}"))
+    number = page.text_content("#case-number")
+    assert page.text_content(".receipt td").strip()
+    shot(page, "receipt")
+    sign_out(page)
+
+    # The desk (工作台): routing assigned the case to 清水镇综合行政执法大队; the handler signs it.
+    sign_in(page, base, "handler")
+    page.wait_for_url(re.compile(r"/desk$"))
+    reload_until(page, f'[data-section="to_sign"] a:text("{number}")')
+    shot(page, "desk")
+    page.click(f'a:text("{number}")')
+    page.click('button[data-action="sign"]')
+    assert page.text_content("#status") == "已签收"
+    page.click('button[data-action="accept"]')
+    assert page.text_content("#status") == "办理中"
+    page.select_option("#act-resolve-outcome", "demand_met")
+    page.fill("#act-resolve-reply", "已督促供热公司整改，室温已达标。")
+    page.click('button[data-action="resolve"]')
+    assert page.text_content("#status") == "已办结"
+    reload_until(page, '.timeline li:has-text("办结")')
+    shot(page, "case")
+    sign_out(page)
+
+    # The leader's wall (驾驶舱): the case registered, resolved, counted.
+    sign_in(page, base, "leader")
+    page.wait_for_url(re.compile(r"/wall$"))
+    reload_until(page, '[data-indicator="resolution_rate"] .kpi-value:text("100.0%")')
+    assert page.text_content('[data-indicator="registered"] .kpi-value') == "1"
+    assert page.locator(".card svg").count() >= 3  # trend, backlog, categories (and places)
+    shot(page, "wall")
+    assert not errors, errors
+
+    # A form without the session's CSRF token changes nothing.
+    page.goto(f"{base}/cases/{number}")
+    status = page.evaluate("""async (url) => (await fetch(url, {method: 'POST',
+        headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=forged'})).status""",
+                           f"{base}/cases/{number}/close")
+    assert status == 400
+
+
+if __name__ == "__main__":
+    with sync_playwright() as p:
+        # --disable-dev-shm-usage: containers give /dev/shm 64 MB, too little for a renderer
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--disable-dev-shm-usage"])
+        try:
+            walk(chromium, sys.argv[1])
+        finally:
+            chromium.close()
