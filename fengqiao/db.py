@@ -22,15 +22,16 @@ def open_pool(database_url, min_size=1, max_size=10):
 @contextmanager
 def transaction(pool):
     """A connection inside one transaction: committed on success, rolled back on error."""
-    try:
-        with pool.connection() as conn:
+    with pool.connection() as conn:
+        try:
             with conn.transaction():
                 yield conn
-    except psycopg.OperationalError:
-        # The server restarted or failed over: every idle connection is dead too. Drop them now,
-        # or each would cost a message one of its few delivery attempts, one after another.
-        pool.check()
-        raise
+        except psycopg.OperationalError:
+            if conn.broken:
+                # The server restarted or failed over: every idle connection is dead too. Drop them
+                # now, or each would cost a message one of its few delivery attempts, one by one.
+                pool.check()
+            raise
 
 
 def ensure_database(admin_url, name):

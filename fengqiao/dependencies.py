@@ -8,7 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.extensions import DependencyProvider
 
-from fengqiao import audit, db, inbox, outbox
+from fengqiao import audit, db, inbox, logmask, outbox
 from fengqiao.events import caused_by, new_event
 from fengqiao.messaging import connect
 from fengqiao.web import AUDITED_KEY, PRINCIPAL_KEY, Route, routes_of
@@ -135,8 +135,9 @@ def audit_details(request, **details):
 
 
 def _target(request):
-    """What was asked: the path with its query (a list read names what it filtered by)."""
-    return request.full_path.rstrip("?")
+    """What was asked: the path with its query (a list read names what it filtered by), but
+    never a token sent in it (Open311's api_key)."""
+    return logmask.mask_credentials(request.full_path.rstrip("?"))
 
 
 _PROBLEM = {

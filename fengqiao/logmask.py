@@ -15,8 +15,12 @@ _PERSONAL = re.compile(
 _API_KEY = re.compile(r"(api_key=)[^&\s\"']+")
 
 
+def mask_credentials(text):
+    return _API_KEY.sub(r"\1****", text)
+
+
 def mask_personal_data(text):
-    return _API_KEY.sub(r"\1****", _PERSONAL.sub(lambda m: "****" + m.group(0)[-4:], text))
+    return mask_credentials(_PERSONAL.sub(lambda m: "****" + m.group(0)[-4:], text))
 
 
 class MaskPersonalData(logging.Filter):

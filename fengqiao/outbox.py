@@ -24,6 +24,7 @@ BACKLOG_EVERY_SECONDS = 5  # the backlog query is for alerts; no need to run it 
 PUBLISHED_KEEP_DAYS = 7  # published rows stay this long (to look into), then are pruned
 PRUNE_EVERY_SECONDS = 60
 PRUNE_BATCH = 1000
+PRUNE_BATCHES = 20  # at most this many batches a minute: an outbox that grew for long shrinks over hours
 
 
 def emit(conn, service, event):
@@ -99,7 +100,7 @@ class Relay:
             for row in rows:
                 self._declare(channel, row["exchange"])
                 channel.basic_publish(_message(row), exchange=row["exchange"], routing_key=row["routing_key"],
-                                      mandatory=True)
+                                      mandatory=True, timeout=CONFIRM_TIMEOUT_SECONDS)  # a broker that stops reading
                 self._published_on_channel += 1
                 waiting[self._published_on_channel] = row
             deadline = time.monotonic() + CONFIRM_TIMEOUT_SECONDS
@@ -168,14 +169,21 @@ class Relay:
             self._pruned_at = time.monotonic()
             self.prune_published()
 
-    def prune_published(self, keep_days=PUBLISHED_KEEP_DAYS):
-        """Delete published rows older than `keep_days` among the oldest PRUNE_BATCH rows (read by
-        the primary key: never the whole table); how many. A row still pending stays, however old."""
-        with self.pool.connection() as conn:
-            return conn.execute(
-                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM (SELECT seq, created_at, published_at FROM outbox"
-                " ORDER BY seq LIMIT %s) oldest WHERE published_at IS NOT NULL"
-                " AND created_at < now() - make_interval(days => %s))", (PRUNE_BATCH, keep_days)).rowcount
+    def prune_published(self, keep_days=PUBLISHED_KEEP_DAYS, batches=PRUNE_BATCHES):
+        """Delete published rows older than `keep_days`, oldest first, a batch at a time (each read
+        by the primary key from the oldest published row on: never the whole table); how many.
+        A row still pending stays, however old."""
+        pruned = 0
+        for _ in range(batches):
+            with self.pool.connection() as conn:
+                deleted = conn.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL"
+                    " ORDER BY seq LIMIT %s) AND created_at < now() - make_interval(days => %s)",
+                    (PRUNE_BATCH, keep_days)).rowcount
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
+        return pruned
 
     def _observe_backlog_if_possible(self):
         """During a broker outage the backlog is what alerts need most; the database may be down too."""

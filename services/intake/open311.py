@@ -2,7 +2,7 @@
 as services, a service request as a registration (网上 or 12345 热线), a case as a service
 request with open or closed. Pure: no framework, no SQL."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from fengqiao.facts import Invalid
@@ -174,9 +174,9 @@ def search(county, query, now):
     if since is None and until is None:
         since, until = now - span, now
     elif since is None:
-        since = until - span
+        since = until - span if until > datetime.min.replace(tzinfo=timezone.utc) + span else None
     elif until is None:
-        until = since + span
+        until = since + span if since < datetime.max.replace(tzinfo=timezone.utc) - span else None
     elif until < since:
         errors["end_date"] = "lies before start_date"
     elif until - since > span:

@@ -217,6 +217,7 @@ class IntakeService(BackboneService):
                              headers={"Location": f"/open311/v2/requests/{result['number']}.json"})
 
     @open311_route("GET", "/open311/v2/requests.<fmt>", roles=STAFF, query_schema=Open311RequestsQuery,
+                   personal_data=True,  # descriptions: what citizens wrote, where they are
                    response_schema=Open311ServiceRequestSchema(many=True),
                    summary="Open311: service requests (cases) in your jurisdiction, newest first, at most 1000")
     def open311_requests(self, request, fmt):
@@ -228,6 +229,7 @@ class IntakeService(BackboneService):
         return json_response(Open311ServiceRequestSchema(many=True).dump(found))
 
     @open311_route("GET", "/open311/v2/requests/<service_request_id>.<fmt>", roles=STAFF, query_schema=Open311Query,
+                   personal_data=True,  # descriptions: what the citizen wrote, where they are
                    response_schema=Open311ServiceRequestSchema(many=True),
                    summary="Open311: one service request (a case, by its number)")
     def open311_request(self, request, service_request_id, fmt):

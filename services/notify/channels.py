@@ -5,12 +5,16 @@ sending: it is notify's own table."""
 import hashlib
 import hmac
 import smtplib
+import socket
 import time
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 import requests
+
+from services.notify import subscriptions
 
 TIMEOUT_SECONDS = 10
 
@@ -64,10 +68,27 @@ def signature(secret, timestamp, body):
     return f"sha256={mac.hexdigest()}"
 
 
+def addresses_of(url):
+    """The IP addresses a URL's host resolves to now; OSError when it does not resolve."""
+    parts = urlsplit(url)
+    return {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)}
+
+
+def check_public(url):
+    """Permanent when the URL's host resolves into an internal network (subscriptions.internal),
+    Transient when it does not resolve now."""
+    try:
+        addresses = addresses_of(url)
+    except OSError as exc:
+        raise Transient(f"webhook: the host does not resolve ({type(exc).__name__})")
+    if subscriptions.internal(addresses):
+        raise Permanent("webhook: the host resolves to an internal network address")
+
+
 def send_webhook(url, secret, body, delivery_id):
     """POST the event, signed; X-Fengqiao-Delivery lets the receiver drop a resend."""
     timestamp = str(int(time.time()))
-    _post(url, data=body, what="webhook", headers={
+    _post(url, data=body, what="webhook", echo=False, headers={  # echo: an internal page's words stay out
         "Content-Type": "application/json", "X-Fengqiao-Delivery": str(delivery_id),
         "X-Fengqiao-Timestamp": timestamp, "X-Fengqiao-Signature": signature(secret, timestamp, body)})
 

@@ -77,7 +77,8 @@ class NotifyService(BackboneService):
     @every("WEBHOOK_DISPATCH_SECONDS", default=1)
     def send_webhooks(self):
         """Start a sender for each webhook subscription with a delivery due (webhooks.py)."""
-        self.webhook_senders.send_due(self.db, lambda attempts, now: domain.retry_at(self.rules, attempts, now))
+        self.webhook_senders.send_due(self.db, lambda attempts, now: domain.retry_at(self.rules, attempts, now),
+                                      check_address=None if _internal_allowed() else channels.check_public)
 
     @every("DIGEST_CHECK_SECONDS", default=600)
     def make_digests(self):
@@ -159,7 +160,7 @@ class NotifyService(BackboneService):
         body = load_body(request, SubscriptionRequest())
         problems = subscriptions.event_type_errors(body["events"], self.known_types)
         errors = {"events": problems} if problems else {}
-        if (url_problem := subscriptions.url_error(body["url"])) is not None:
+        if (url_problem := subscriptions.url_error(body["url"]) or _unreachable(body["url"])) is not None:
             errors["url"] = [url_problem]
         if errors:
             raise invalid(errors)
@@ -343,6 +344,23 @@ class NotifyService(BackboneService):
         """A person reads their own inbox and their body's."""
         person = self.county.person(who.subject)
         return [who.subject] + ([person.body] if person and person.body else [])
+
+
+def _internal_allowed():
+    """A county whose own systems subscribe on its internal network says so; otherwise a
+    subscription may only point outside it (never at the services or the cloud's metadata)."""
+    return os.environ.get("FENGQIAO_WEBHOOK_PRIVATE_ADDRESSES") == "allow"
+
+
+def _unreachable(url):
+    """Why a subscription may not point where `url` resolves to now, or None."""
+    if _internal_allowed():
+        return None
+    try:
+        channels.check_public(url)
+    except (channels.Transient, channels.Permanent) as exc:
+        return f"an address on the internet: {str(exc).split(': ', 1)[1]}"
+    return None
 
 
 def _secret(env_name, required=True):

@@ -108,31 +108,43 @@ def add_deliveries(tx, event):
         {"id": event["id"], "type": event["type"], "payload": Jsonb(event)})
 
 
-def subscribers_due(tx, now, busy):
-    """The subscriptions with a delivery due, but for those a sender here is busy with."""
-    return [row["subscription_id"] for row in tx.execute(
-        "SELECT DISTINCT subscription_id FROM webhook_deliveries WHERE status = 'pending'"
-        " AND next_attempt_at <= %s AND NOT subscription_id = ANY(%s::uuid[])",
-        (now, [str(b) for b in busy])).fetchall()]
+def subscribers_due(tx, busy):
+    """The subscriptions with a delivery due (the database's clock), but for those a sender
+    here is busy with: one probe of the due index per subscription, however long a backlog."""
+    return [row["id"] for row in tx.execute(
+        "SELECT id FROM webhook_subscriptions s WHERE NOT id = ANY(%s::uuid[]) AND EXISTS (SELECT 1 FROM"
+        " webhook_deliveries d WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now())",
+        ([str(b) for b in busy],)).fetchall()]
 
 
-def claim_delivery(tx, subscription_id, now, lease_until):
-    """A subscription's first due delivery, with its address and secret, leased until
-    `lease_until`: another sender (a replica) skips it meanwhile, and takes it up again should
-    this one die while sending."""
+def claim_delivery(tx, subscription_id, lease_seconds):
+    """A subscription's first due delivery, with its address and secret, leased for
+    `lease_seconds` by the database's clock (one clock for every replica): another sender skips
+    it meanwhile, and takes it up again should this one die while sending."""
     return tx.execute(
-        "UPDATE webhook_deliveries d SET next_attempt_at = %s FROM webhook_subscriptions s"
+        "UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => %s)"
+        " FROM webhook_subscriptions s"
         " WHERE d.id = (SELECT id FROM webhook_deliveries WHERE subscription_id = %s AND status = 'pending'"
-        "   AND next_attempt_at <= %s ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        "   AND next_attempt_at <= now() ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
         " AND s.id = d.subscription_id RETURNING d.*, s.url, s.secret",
-        (lease_until, subscription_id, now)).fetchone()
+        (lease_seconds, subscription_id)).fetchone()
 
 
-def record_delivery(tx, delivery_id, status, attempts, next_attempt_at=None, error=None):
-    tx.execute(
+def record_delivery(tx, delivery, status, attempts, next_attempt_at=None, error=None):
+    """The outcome of a send, if the delivery is still under that send's lease; True when recorded."""
+    return tx.execute(
         "UPDATE webhook_deliveries SET status = %s, attempts = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
-        " last_error = %s, delivered_at = CASE WHEN %s = 'delivered' THEN now() END WHERE id = %s",
-        (status, attempts, next_attempt_at, error, status, delivery_id))
+        " last_error = %s, delivered_at = CASE WHEN %s = 'delivered' THEN now() END"
+        " WHERE id = %s AND status = 'pending' AND next_attempt_at = %s",
+        (status, attempts, next_attempt_at, error, status, delivery["id"], delivery["next_attempt_at"])).rowcount == 1
+
+
+def prune_deliveries(tx, keep_days, batch=1000):
+    """Delivered rows older than `keep_days` (each holds a whole event); how many."""
+    return tx.execute(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'delivered'"
+        " AND delivered_at < now() - make_interval(days => %s) ORDER BY delivered_at LIMIT %s)",
+        (keep_days, batch)).rowcount
 
 
 _DELIVERY = "id, event_id, event_type, status, attempts, next_attempt_at, last_error, created_at, delivered_at"

@@ -1,6 +1,7 @@
 """Webhook subscriptions (事件订阅): what an integrator may ask for and who may see which
 subscription. The events are the catalog's, masked as on the exchanges (SPEC 2.1), so a
 subscription receives nothing a queue bound to the exchanges would not."""
+import ipaddress
 from urllib.parse import urlsplit
 
 EVERYTHING = "*"
@@ -22,12 +23,24 @@ def event_type_errors(patterns, known_types):
 
 def url_error(url):
     """Why a subscriber's address cannot be delivered to, or None."""
-    parts = urlsplit(url)
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return "an address without spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # a port that is no number, or out of range, raises here
+    except ValueError:
+        return "an absolute http:// or https:// address"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "an absolute http:// or https:// address"
     if parts.username or parts.password:
         return "no credentials in the address: deliveries are signed with the secret instead"
     return None
+
+
+def internal(addresses):
+    """Does any of the addresses a host resolves to lie inside a network (loopback, private,
+    link-local: the services, the cloud's metadata)? A subscription must not be a way to reach them."""
+    return any(not ipaddress.ip_address(a.split("%", 1)[0]).is_global for a in addresses)
 
 
 def may_manage(who, subscription):

@@ -282,3 +282,12 @@ def test_open_or_closed_follows_routings_events_whatever_order_they_arrive_in(in
     assert status()["status"] == "closed" and status()["status_notes"] == "已办结并答复"
     assert [r["service_request_id"] for r in get(base, "requests.json", status="closed").json()] == [number]
     assert [r["service_request_id"] for r in get(base, "requests.json", status="open").json()] == [other]
+
+
+def test_reading_requests_is_audited_without_the_token_sent_in_the_query(intake):
+    base, url = intake
+    number = register(base)
+    assert get(base, f"requests/{number}.json").status_code == 200
+    [read] = rows(url, "SELECT action, target FROM audit_log WHERE action LIKE 'GET%%'")
+    assert read["action"] == "GET /open311/v2/requests/{service_request_id}.{fmt}"
+    assert read["target"].endswith("?api_key=****") and CLERK not in read["target"]

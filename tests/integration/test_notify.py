@@ -18,6 +18,7 @@ from fengqiao import auth, catalog, config
 from tests.support.events import contract_event
 from services.intake.schemas import REGISTRATION_EXAMPLE
 from services.intake.service import IntakeService
+from services.notify import store
 from services.notify.service import NotifyService
 from tests.integration.conftest import eventually, outbox_events, pool_of, publish, web_port
 from tests.support import standins
@@ -71,6 +72,7 @@ def stack(run_service, fresh_database, isolated, notify_file, standin, monkeypat
     """intake, and notify wired to the stand-ins; start(change=..., replicas=1)."""
     monkeypatch.setenv("FENGQIAO_SMS_API_KEY", "sms-test-key")
     monkeypatch.setenv("FENGQIAO_WEBHOOK_SECRET_PLATFORM", SECRET)
+    monkeypatch.setenv("FENGQIAO_WEBHOOK_PRIVATE_ADDRESSES", "allow")  # the stand-ins listen on loopback
     intake = run_service(IntakeService, fresh_database(INTAKE_DIR))
     intake_url = f"http://127.0.0.1:{web_port(intake)}"
 
@@ -379,3 +381,36 @@ def test_subscribers_down_or_slow_hold_up_neither_the_services_nor_each_other(st
     assert again.status_code == 200 and (again.json()["status"], again.json()["attempts"]) == ("pending", 0)
     assert requests.post(f"{s['base']}/webhooks/{down_hook['id']}/deliveries/{failed['id']}/retry",
                          headers=token("operator")).status_code == 409  # pending, not failed, now
+
+
+def test_a_subscription_may_not_point_into_the_county_s_own_networks_nor_be_turned_there(
+        stack, amqp_uri, standin, monkeypatch):
+    s = stack()
+    port, received = standin("http")
+    hook = subscribe(s, f"http://127.0.0.1:{port}/in", ["case.assigned"]).json()  # allowed here, for now
+    monkeypatch.delenv("FENGQIAO_WEBHOOK_PRIVATE_ADDRESSES")
+    for url in (f"http://127.0.0.1:{port}/in", "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+                "http://10.1.2.3/", "http://localhost:8001/cases"):
+        refused = subscribe(s, url, ["case.assigned"])
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "url", url
+    for url in ("http://[abc", "http://example.org:99999/", "http://example.org:abc/", "http://exa mple.org/"):
+        assert subscribe(s, url, ["case.assigned"]).status_code == 400, url  # never a 500
+    publish(amqp_uri, "routing", routing_event("case.assigned", **ASSIGNED))
+    [failed] = eventually(lambda: [d for d in deliveries(s, hook) if d["status"] == "failed"])
+    assert "internal network" in failed["last_error"] and received() == []  # checked again when sending
+
+
+def test_a_send_that_outlived_its_lease_records_nothing(stack):
+    s = stack()
+    hook = subscribe(s, "http://127.0.0.1:9/in", ["*"]).json()
+    event = routing_event("case.signed", signed_by="QS-XUCS")
+    with pool_of(s["db"]) as pool, pool.connection() as conn:
+        conn.autocommit = True  # each step its own transaction, as for two senders
+        store.add_deliveries(conn, event)
+        first = store.claim_delivery(conn, hook["id"], 60)
+        conn.execute("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 s'")  # the lease ran out
+        second = store.claim_delivery(conn, hook["id"], 60)  # another replica takes it up
+        assert first["id"] == second["id"]
+        assert not store.record_delivery(conn, first, "failed", 1, error="late")  # the first sender's is stale
+        assert store.record_delivery(conn, second, "delivered", 1)
+        assert conn.execute("SELECT status FROM webhook_deliveries").fetchone()["status"] == "delivered"

@@ -231,3 +231,10 @@ def test_routing_events_say_the_status_and_an_assignment_the_body():
 def test_a_token_sent_as_api_key_never_reaches_a_log():
     line = '"GET /open311/v2/requests.json?api_key=eyJhbGciOi.eyJzdWIi-_x.c2ln&status=open HTTP/1.1" 200'
     assert mask_personal_data(line) == '"GET /open311/v2/requests.json?api_key=****&status=open HTTP/1.1" 200'
+
+
+def test_dates_at_the_ends_of_the_calendar_search_without_overflowing():
+    now = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    early = open311.search(COUNTY, {**QUERY, "end_date": datetime(1, 1, 5, tzinfo=timezone.utc)}, now)
+    late = open311.search(COUNTY, {**QUERY, "start_date": datetime(9999, 12, 30, tzinfo=timezone.utc)}, now)
+    assert early["since"] is None and late["until"] is None

@@ -26,5 +26,9 @@ CREATE TABLE webhook_deliveries (
     delivered_at    timestamptz,
     UNIQUE (subscription_id, event_id)
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, seq) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_of ON webhook_deliveries (subscription_id, created_at);
+-- What is due, per subscription (one probe each, however long a subscriber's backlog), the next
+-- in order, a subscription's deliveries newest first, and the delivered ones to prune after a week.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_next ON webhook_deliveries (subscription_id, seq) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_of ON webhook_deliveries (subscription_id, seq);
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
