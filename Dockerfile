@@ -1,5 +1,6 @@
 # One image for every Fengqiao service: `docker run IMAGE intake` runs the intake service,
-# `docker run --entrypoint python IMAGE -m fengqiao.cli setup` prepares databases and queues.
+# `docker run --entrypoint python IMAGE -m fengqiao.cli setup` prepares databases and queues,
+# `docker run --entrypoint python IMAGE -m services.console` serves the web console.
 
 # --- build: a virtualenv with the project and its pinned dependencies --------------------------
 FROM python:3.11.14-slim-bookworm AS build
@@ -48,8 +49,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     FENGQIAO_HTTP_HOST=0.0.0.0
 
-# Default ports of intake, routing, mediation, notify, reporting (fengqiao/config.py SERVICES).
-EXPOSE 8001 8002 8003 8004 8005
+# Default ports of intake, routing, mediation, notify, reporting (fengqiao/config.py SERVICES),
+# and of the web console (CONSOLE_PORT).
+EXPOSE 8001 8002 8003 8004 8005 8006
 
 USER 10001:10001
 

@@ -72,21 +72,18 @@ def gateway_port(env=None):
 
 
 def gateway_config(run_dir, env=None):
-    """The compose gateway's nginx.conf as a process of its own on loopback: the services at
-    their local ports, the console at /, every path nginx writes under `run_dir`."""
+    """The compose gateway's nginx.conf as a process of its own on loopback: the services and
+    the console (at /) at their local ports, every path nginx writes under `run_dir`."""
     server = GATEWAY_CONF.read_text()
-    for name, default in config.SERVICES.items():
-        server = server.replace(f"http://{name}:{default}/", f"http://127.0.0.1:{port_of(name, env)}/")
-    # The web console takes every other path (/, /window, /desk …). Added here, for `make run`
-    # and the tests, not in nginx.conf: compose and Kubernetes run no console yet, and nginx
-    # refuses to start with an upstream it cannot resolve.
-    body, end = server.rsplit("}", 1)
-    server = f"{body}    location / {{ proxy_pass http://127.0.0.1:{console_port(env)}/; }}\n}}{end}"
+    upstreams = {**{name: (default, port_of(name, env)) for name, default in config.SERVICES.items()},
+                 "console": (config.CONSOLE_PORT, console_port(env))}
+    for name, (default, port) in upstreams.items():
+        server = server.replace(f"http://{name}:{default}/", f"http://127.0.0.1:{port}/")
     server = server.replace("listen 8080;", f"listen 127.0.0.1:{gateway_port(env)};")
     temp = " ".join(f"{kind}_temp_path {run_dir}/{kind};"
                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return (f"daemon off;\npid {run_dir}/nginx.pid;\nevents {{}}\n"
-            f"http {{\n  access_log {run_dir}/access.log;\n  {temp}\n{server}}}\n")
+            f"http {{\n  {temp}\n{server}}}\n")
 
 
 def start_gateway(run_dir, env=None, log_file=None):

@@ -25,7 +25,17 @@ class Services:
         """(status, answer) of a command: 200 and 201 differ for some (intake's outcomes)."""
         return self._call("POST", service, path, json=body or {}, extra=headers, with_status=True)
 
+    def document(self, service, path):
+        """(bytes, Content-Disposition) of a document a service serves, e.g. mediation's agreement PDF."""
+        r = self._send("GET", service, path)
+        return r.content, r.headers.get("Content-Disposition")
+
     def _call(self, method, service, path, extra=None, with_status=False, **kwargs):
+        r = self._send(method, service, path, extra, **kwargs)
+        answer = r.json()
+        return (r.status_code, answer) if with_status else answer
+
+    def _send(self, method, service, path, extra=None, **kwargs):
         try:
             r = requests.request(method, self._urls[service] + path, headers={**self._headers, **(extra or {})},
                                  timeout=self._timeout, **kwargs)
@@ -37,5 +47,4 @@ class Services:
             except ValueError:
                 problem = {"title": r.reason}
             raise ApiError(r.status_code, problem if isinstance(problem, dict) else {"title": r.reason})
-        answer = r.json()
-        return (r.status_code, answer) if with_status else answer
+        return r

@@ -1,8 +1,9 @@
 """The web console (控制台): server-rendered pages over the services' HTTP APIs, for the window
-(窗口), the handler's desk (工作台) and the leader's wall (驾驶舱). It keeps nothing: the person's
-own token (pasted at login, kept in an HttpOnly SameSite=Strict cookie) goes with every call,
-so the services' scope and role rules are the console's. Forms carry a token derived from the
-session (CSRF). Layout and words are in templates/; what the pages show is worked out in views.py."""
+(窗口), the handler's desk (工作台), the mediator's files (调解) and the leader's wall (驾驶舱).
+It keeps nothing: the person's own token (pasted at login, kept in an HttpOnly SameSite=Strict
+cookie) goes with every call, so the services' scope and role rules are the console's. Forms
+carry a token derived from the session (CSRF). Layout and words are in templates/; what the
+pages show is worked out in views.py."""
 import hashlib
 import hmac
 import secrets
@@ -36,7 +37,7 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Pol
            "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                                       "form-action 'self'; base-uri 'none'"}
-HOME = (("clerk", "window"), ("handler", "desk"), ("mediator", "desk"), ("leader", "wall"), ("supervisor", "wall"))
+HOME = (("clerk", "window"), ("handler", "desk"), ("mediator", "mediation"), ("leader", "wall"), ("supervisor", "wall"))
 
 URLS = Map([
     Rule("/", endpoint="home"),
@@ -48,6 +49,11 @@ URLS = Map([
     Rule("/desk", endpoint="desk"),
     Rule("/cases/<number>", endpoint="case"),
     Rule("/cases/<number>/<action>", endpoint="act", methods=["POST"]),
+    # Not /mediation/…: the gateway gives that prefix to the mediation service itself.
+    Rule("/mediate", endpoint="mediation"),
+    Rule("/mediate/<number>", endpoint="file"),
+    Rule("/mediate/<number>/agreement.pdf", endpoint="agreement"),
+    Rule("/mediate/<number>/<action>", endpoint="file_act", methods=["POST"]),
     Rule("/wall", endpoint="wall"),
 ])
 
@@ -67,7 +73,9 @@ class Console:
         self.templates.globals.update(CHANNELS=CHANNELS, CLASSES=CLASSES, OUTCOMES=OUTCOMES, RATINGS=RATINGS,
                                       RISK=RISK, STATUS=STATUS, ACTIONS=views.ACTIONS, FIELDS=views.FIELD_LABELS,
                                       INDICATORS=views.INDICATORS, EVENTS=views.EVENT_LABELS, shown=views.shown, change=views.change,
+                                      MEDIATION=views.MEDIATION_LABELS, FILE_ACTIONS=views.FILE_ACTIONS,
                                       bar=views.deadline_bar, place=self._place_name, body=self._body_name,
+                                      person=self._person_name,
                                       category=self._category_label, when=lambda iso: views.local_time(iso, self.zone))
 
     # --- WSGI ----------------------------------------------------------------------------------
@@ -214,35 +222,60 @@ class Console:
     def on_act(self, request, number, action):
         if action not in views.ACTIONS:
             raise NotFound()
-
-        def act(request, api):
-            try:
-                api.post("routing", f"/cases/{number}/{action}",
-                         views.action_body(action, request.form.to_dict(flat=False)))
-            except ApiError as exc:
-                if exc.status in (401, 404):
-                    raise
-                return self._case(request, api, number, failed_action=action, errors=views.field_errors(exc.problem),
-                                  summary=views.problem_summary(exc.status, exc.problem), values=request.form,
-                                  status=exc.status)
-            return redirect(request.url_for("case", number=number, done=action))
-        return self._page(request, act)
+        return self._act(request, action, lambda api: api.post(
+            "routing", f"/cases/{number}/{action}", views.action_body(action, request.form.to_dict(flat=False))),
+            lambda request, api, **failed: self._case(request, api, number, **failed), "case", number=number)
 
     def _case(self, request, api, number, failed_action=None, errors=None, summary=None, values=None, status=200):
         handling = api.get("routing", f"/cases/{number}")
         registered = api.get("intake", f"/cases/{number}")
-        try:
-            story = api.get("reporting", f"/cases/{number}/timeline")
-        except ApiError as exc:  # reporting has not taken the case in yet: the rest still shows
-            if exc.status != 404:
-                raise
-            story = None
+        story = self._timeline(api, number)
         return self.render(
             request, "case.html", status=status, case=handling, registered=registered, story=story,
             actions=views.actions_for(handling["status"]), failed_action=failed_action, errors=errors or {}, summary=summary,
             values=values or {}, done=request.args.get("done"), bodies=self._bodies_near(handling["location"]),
             approvers=self._leaders_over(handling["location"]),
             routes={c: r for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")})
+
+    # --- mediation (调解) ------------------------------------------------------------------------
+
+    def on_mediation(self, request):
+        def files(request, api):
+            mine = "mediator" in request.who.roles  # a mediator's own files; a leader's, all within reach
+            found = api.get("mediation", "/files", {"mediator": request.who.subject} if mine else None)
+            return self.render(request, "mediation.html", mine=mine, count=len(found),
+                               sections=views.file_sections(found),
+                               calendar=views.session_calendar(found, datetime.now(self.zone).date(), self.zone))
+        return self._page(request, files)
+
+    def on_file(self, request, number):
+        return self._page(request, lambda request, api: self._file(request, api, number))
+
+    def on_file_act(self, request, number, action):
+        if action not in views.FILE_ACTIONS:
+            raise NotFound()
+
+        def send(api):
+            path, body = views.file_command(action, request.form.items(multi=True), self.zone)
+            api.post("mediation", f"/files/{number}{path}", body)
+        return self._act(request, action, send, lambda request, api, **failed: self._file(
+            request, api, number, **failed), "file", number=number)
+
+    def _file(self, request, api, number, failed_action=None, errors=None, summary=None, values=None, status=200):
+        file = api.get("mediation", f"/files/{number}")
+        return self.render(
+            request, "mediation_file.html", status=status, file=file, story=self._timeline(api, file["case_number"]),
+            actions=views.file_actions(file["status"]), failed_action=failed_action, errors=errors or {},
+            summary=summary, values=values or {}, done=request.args.get("done"),
+            routes={c: r["label"] for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")})
+
+    def on_agreement(self, request, number):
+        """The agreement (调解协议书) as mediation renders it, fetched with the person's own token."""
+        def pdf(request, api):
+            content, disposition = api.document("mediation", f"/files/{number}/agreement.pdf")
+            return Response(content, mimetype="application/pdf",
+                            headers={"Content-Disposition": disposition or "attachment"})
+        return self._page(request, pdf)
 
     # --- the leader's wall (驾驶舱) ----------------------------------------------------------
 
@@ -282,6 +315,30 @@ class Console:
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    def _act(self, request, action, send, show, page, **where):
+        """A form's command: sent with `send(api)`; refused, the page again (`show`) with the
+        service's errors beside the fields and everything typed kept; done, back to the page."""
+        def act(request, api):
+            try:
+                send(api)
+            except ApiError as exc:
+                if exc.status in (401, 404):
+                    raise
+                return show(request, api, failed_action=action, errors=views.field_errors(exc.problem),
+                            summary=views.problem_summary(exc.status, exc.problem), values=request.form,
+                            status=exc.status)
+            return redirect(request.url_for(page, **where, done=action))
+        return self._page(request, act)
+
+    def _timeline(self, api, number):
+        """A case's story from reporting, or None while reporting has not taken the case in."""
+        try:
+            return api.get("reporting", f"/cases/{number}/timeline")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            return None
+
     def _page(self, request, show):
         """A page for the signed-in person; the services' refusals as a page that says why."""
         try:
@@ -315,6 +372,10 @@ class Console:
             return code or ""
         township = self.county.township_of(code) if node.level not in ("county", "township") else None
         return f"{township.name}{node.name}" if township else node.name
+
+    def _person_name(self, staff_id):
+        person = self.county.person(staff_id)
+        return person.name if person else staff_id
 
     def _body_name(self, code):
         body = self.county.bodies.get(code)

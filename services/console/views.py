@@ -1,10 +1,13 @@
 """What the console's pages show, worked out without any web framework: form fields to API
 bodies and the services' field errors back next to those fields (in Chinese where known), a
 desk's queue in sections, which actions a case's status offers, deadlines as bars, the
-indicators' labels. The services decide everything; this only arranges it for people."""
+indicators' labels; a mediator's files, the forms of a file's actions and the sessions
+calendar. The services decide everything; this only arranges it for people."""
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from urllib.parse import quote
 
+from services.mediation.domain import KINDS, PARTY_ROLES, PAUSE_REASONS
 from services.reporting.exports import CHANNELS
 from services.routing.domain import HANDLING
 
@@ -17,6 +20,9 @@ FIELD_LABELS = {
     "document_number": "交办文号", "channel_class": "分类", "channel_class_reason": "改变分类的理由",
     "reason": "理由", "outcome": "办理结果", "reply": "答复意见", "rating": "群众评价", "note": "说明",
     "days": "延期天数", "approver": "批准领导", "bodies": "单位", "lawful_route": "法定途径", "body": "单位",
+    "at": "时间", "place": "地点", "attendance": "到场人员", "minutes": "笔录", "facts": "纠纷事实",
+    "terms": "协议条款", "party": "当事人", "obligation": "义务", "due": "履行期限", "guided_to": "引导途径",
+    "role": "身份", "judicial_confirmation": "申请司法确认",
 }
 
 # The services' messages (marshmallow's and their own) in Chinese; anything else is shown as it is.
@@ -45,6 +51,22 @@ _MESSAGES = [
     (r"name at least one petitioner.*", lambda m: "请至少填写一名当事人，或在允许的渠道选择匿名"),
     (r"a proxy files only with the citizen's consent", lambda m: "代办须经本人同意"),
     (r"not a grid of this county", lambda m: "不是本县的网格"),
+    # mediation's (services/mediation/domain.py, schemas.py)
+    (r"an agreement needs it", lambda m: "达成协议须填写"),
+    (r"only an agreement has facts and terms", lambda m: "只有达成协议才填写纠纷事实和协议条款"),
+    (r"name the lawful route the parties were guided to", lambda m: "请选择引导当事人依法解决的途径"),
+    (r"say why the mediation was withdrawn", lambda m: "请写明撤回调解的原因"),
+    (r"an agreement binds two parties at least.*", lambda m: "协议须有两方以上当事人：请先添加对方当事人"),
+    (r"the facts of the dispute .* go into the agreement", lambda m: "须写明纠纷事实"),
+    (r"an agreement has at least one term", lambda m: "协议至少须有一项条款"),
+    (r"not parties to this file: (.*)", lambda m: f"不是本卷宗的当事人：{m[1]}"),
+    (r"not mediators of this file: (.*)", lambda m: f"不是本卷宗的调解员：{m[1]}"),
+    (r"a term cannot be due before today \((.*)\): (.*)", lambda m: f"履行期限不能早于今天（{m[1]}）：{m[2]}"),
+    (r"no session was held.*", lambda m: "尚未召开调解会：调解须经调解会方能终结（或撤回）"),
+    (r"(.+) is a party already", lambda m: f"{m[1]}已是当事人"),
+    (r"the session is (\w+)", lambda m: f"该调解会{SESSION_STATUS.get(m[1], m[1])}"),
+    (r"cannot .+ a file that is (\w+); it must be .*", lambda m: f"卷宗{FILE_STATUS.get(m[1], m[1])}，不能办理此项"),
+    (r"file \S+ was not concluded with an agreement", lambda m: "该卷宗未达成调解协议，没有调解协议书"),
 ]
 
 
@@ -172,7 +194,10 @@ EVENT_LABELS = {
     "case.whistle_raised": "吹哨", "case.whistle_reported": "报到", "case.whistle_answered": "吹哨全部报到",
     "deadline.due_soon": "时限提醒", "deadline.overdue": "超期", "mediation.opened": "调解立案",
     "mediation.session_scheduled": "安排调解会", "mediation.session_held": "召开调解会", "mediation.paused": "调解暂停计时",
-    "mediation.resumed": "调解恢复计时", "mediation.concluded": "调解终结", "notification.sent": "已通知",
+    "mediation.resumed": "调解恢复计时", "mediation.concluded": "调解终结", "mediation.party_added": "添加当事人",
+    "mediation.mediators_changed": "更换调解员", "mediation.complexity_changed": "调整繁简",
+    "mediation.session_cancelled": "取消调解会", "mediation.performance_checked": "协议履行回访",
+    "notification.sent": "已通知",
     "notification.failed": "通知失败",
 }
 
@@ -253,3 +278,107 @@ def local_time(iso, zone):
     if not iso:
         return ""
     return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+# --- mediation (调解) ------------------------------------------------------------------------------
+
+FILE_STATUS = {"open": "调解中", "paused": "暂停计时", "concluded": "已终结"}
+SESSION_STATUS = {"scheduled": "已安排", "held": "已召开", "cancelled": "已取消"}
+MEDIATION_OUTCOMES = {"agreement": "达成协议", "no_agreement": "未达成协议", "withdrawn": "撤回调解",
+                      "transferred": "移送（事项转出本调解组织）"}
+COMPLEXITY = {"ordinary": "一般纠纷（5日）", "complex": "复杂纠纷（15日）"}
+MEDIATION_LABELS = {"kinds": KINDS, "roles": PARTY_ROLES, "pauses": PAUSE_REASONS, "status": FILE_STATUS,
+                    "sessions": SESSION_STATUS, "outcomes": MEDIATION_OUTCOMES, "complexity": COMPLEXITY}
+IN_HAND = ("open", "paused")
+
+# Each action on a mediation file (调解卷宗): mediation's path under the file, the file statuses
+# in which the page offers it (mediation's rules decide; a refusal there is shown as it comes),
+# its inputs, and what it always sends. The three endings are one command, `conclude`.
+FILE_ACTIONS = {
+    "party": {"label": "添加当事人", "path": "/parties", "statuses": IN_HAND, "fields": ("name", "role")},
+    "session": {"label": "安排调解会", "path": "/sessions", "statuses": IN_HAND, "fields": ("at", "place")},
+    "held": {"label": "记录调解会", "path": "/sessions/{session}/held", "statuses": IN_HAND,
+             "fields": ("attendance", "minutes")},
+    "pause": {"label": "暂停计时", "path": "/pause", "statuses": ("open",), "fields": ("reason", "note")},
+    "resume": {"label": "恢复计时", "path": "/resume", "statuses": ("paused",), "fields": ()},
+    "agreement": {"label": "达成协议", "path": "/conclude", "statuses": IN_HAND,
+                  "fields": ("facts", "terms", "judicial_confirmation", "note"), "sends": {"outcome": "agreement"}},
+    "no-agreement": {"label": "未达成协议", "path": "/conclude", "statuses": IN_HAND, "fields": ("guided_to", "note"),
+                     "sends": {"outcome": "no_agreement"}},
+    "withdrawn": {"label": "撤回调解", "path": "/conclude", "statuses": IN_HAND, "fields": ("note",),
+                  "sends": {"outcome": "withdrawn"}},
+}
+
+
+def file_actions(status):
+    return [name for name, a in FILE_ACTIONS.items() if status in a["statuses"]]
+
+
+def file_command(action, form, zone):
+    """(path under the file, JSON body) of a mediation command from its form (a list of (name,
+    value)): only the action's own inputs, by dotted path (`terms.0.due`, `attendance.1`), a
+    ticked checkbox as true, a moment typed in county time with its offset; anything that does
+    not parse is sent as typed, for mediation to name."""
+    spec, form = FILE_ACTIONS[action], list(form)
+    pairs = [(k, v) for k, v in form if k.split(".")[0] in spec["fields"]]
+    body = nest((k, v) for k, v in pairs if k != "judicial_confirmation")
+    if any(k == "judicial_confirmation" for k, _ in pairs):
+        body["judicial_confirmation"] = True
+    if "at" in body:
+        body["at"] = local_moment(body["at"], zone)
+    session = next((v for k, v in form if k == "session"), "")
+    return spec["path"].format(session=quote(session.strip(), safe="")), {**body, **spec.get("sends", {})}
+
+
+def local_moment(typed, zone):
+    """A moment typed in county time (`2026-12-03T09:30`, as a datetime-local input sends it) with
+    the county's offset (`2026-12-03T09:30:00+08:00`); one that carries its own offset, or is no
+    moment at all, as it is."""
+    try:
+        moment = datetime.fromisoformat(typed)
+    except ValueError:
+        return typed
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
+
+
+def mediation_clock(file):
+    """The share of the file's mediation clock used (0 without one), for ordering files."""
+    return max((d.get("share_used") or 0.0 for d in file.get("deadlines") or []
+                if d["policy"].startswith("mediation_")), default=0.0)
+
+
+def file_sections(files):
+    """A mediator's files in sections: those in hand — open ones first, the most pressing clock
+    first, then those paused for an appraisal — and the concluded ones, newest first as given."""
+    in_hand = sorted((f for f in files if f["status"] in IN_HAND),
+                     key=lambda f: (f["status"] == "paused", -mediation_clock(f)))
+    return [("in_hand", "在办卷宗", in_hand),
+            ("concluded", "已终结", [f for f in files if f["status"] not in IN_HAND])]
+
+
+def session_calendar(files, today, zone, weeks=2):
+    """The coming sessions of the files in hand by day: `weeks` weeks of days from this week's
+    Monday (days gone by are marked past), each day's sessions in time order, and those further
+    off as `later`. A session counts as coming while it is scheduled and its day has not passed."""
+    start = today - timedelta(days=today.weekday())
+    end = start + timedelta(days=7 * weeks)
+    days, later = {}, []
+    for file in files:
+        if file["status"] not in IN_HAND:
+            continue
+        for s in file.get("sessions") or []:
+            at = datetime.fromisoformat(s["at"]).astimezone(zone)
+            if s["status"] != "scheduled" or at.date() < today:
+                continue
+            entry = {"at": at, "time": at.strftime("%H:%M"), "place": s["place"], "file": file["number"],
+                     "subject": file.get("subject") or ""}
+            if at.date() < end:
+                days.setdefault(at.date(), []).append(entry)
+            else:
+                later.append(entry)
+    grid = []
+    for w in range(weeks):
+        week = [start + timedelta(days=7 * w + d) for d in range(7)]
+        grid.append([{"date": day, "past": day < today, "today": day == today,
+                      "sessions": sorted(days.get(day, []), key=lambda e: e["at"])} for day in week])
+    return {"weeks": grid, "later": sorted(later, key=lambda e: e["at"])}

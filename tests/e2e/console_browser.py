@@ -1,14 +1,18 @@
 """The browser's side of tests/e2e/test_web_console.py, run as a process of its own: the test
 process is eventlet-patched (the root conftest.py), under which Playwright's own event loop
 hangs. Headless Debian Chromium at 1366×768 through register → sign → accept → resolve → the
-wall; each page photographed into run/screenshots/ (FENGQIAO_SCREENSHOTS: `make screenshots`
-writes the README's, docs/screenshots/). Usage:
-`python -m tests.e2e.console_browser BASE_URL` (exit status 0 when every check held)."""
+wall, then a neighbour dispute mediated to an agreement; each page photographed into
+run/screenshots/ (FENGQIAO_SCREENSHOTS: `make screenshots` writes the README's, docs/screenshots/).
+Usage: `python -m tests.e2e.console_browser BASE_URL` (exit status 0 when every check held)."""
 import os
 import re
 import sys
 import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import requests
 from playwright.sync_api import sync_playwright
 
 from fengqiao import auth, config  # light modules only: nothing here may import eventlet (nameko)
@@ -16,11 +20,12 @@ from fengqiao import auth, config  # light modules only: nothing here may import
 CHROMIUM = "/usr/bin/chromium"  # Debian's: no browser download
 SCREENSHOTS = config.REPO_ROOT / os.environ.get("FENGQIAO_SCREENSHOTS", "run/screenshots")
 VIEWPORT = {"width": 1366, "height": 768}
+COUNTY_ZONE = ZoneInfo("Asia/Shanghai")  # the sample county's (deploy/county/sample-county.yaml)
 
 
-def token(role, scope="QS"):
+def token(role, scope="QS", subject=None):
     s = config.settings("intake")
-    return auth.issue(s.jwt_secret, s.jwt_audience, f"e2e-{role}", [role], scope)
+    return auth.issue(s.jwt_secret, s.jwt_audience, subject or f"e2e-{role}", [role], scope)
 
 
 def shot(page, name):
@@ -28,15 +33,24 @@ def shot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page, base, role):
+def sign_in(page, base, role, scope="QS", subject=None):
     page.goto(f"{base}/login")
-    page.fill("#token", token(role))
+    page.fill("#token", token(role, scope, subject))
     page.click("form button[type=submit]")
 
 
 def sign_out(page):
     page.click("header form button")
     page.wait_for_url(re.compile(r"/login"))
+
+
+def until(fetch, timeout=20):
+    """fetch()'s first truthy answer: the services work by events."""
+    deadline = time.monotonic() + timeout
+    while not (found := fetch()):
+        assert time.monotonic() < deadline, f"nothing within {timeout}s"
+        time.sleep(0.3)
+    return found
 
 
 def reload_until(page, selector, timeout=20):
@@ -121,7 +135,6 @@ def walk(browser, base):
     assert page.text_content('[data-indicator="registered"] .kpi-value') == "1"
     assert page.locator(".card svg").count() >= 3  # trend, backlog, categories (and places)
     shot(page, "wall")
-    assert not errors, errors
 
     # A form without the session's CSRF token changes nothing.
     page.goto(f"{base}/cases/{number}")
@@ -129,6 +142,81 @@ def walk(browser, base):
         headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'csrf=forged'})).status""",
                            f"{base}/cases/{number}/close")
     assert status == 400
+    sign_out(page)
+
+    mediate(page, base)
+    assert not errors, errors
+
+
+def mediate(page, base):
+    """A neighbour dispute registered at 柳湾村 is assigned to the village mediation committee, where
+    mediation opens a file by itself (on routing's case.assigned) with the committee's least loaded
+    mediator; that mediator takes it to an agreement in the console."""
+    registered = requests.post(f"{base}/intake/cases", headers={"Authorization": f"Bearer {token('clerk')}"}, json={
+        "channel": "visit", "location": "QS01", "category": "neighbour_dispute", "subject": "院墙占道",
+        "description": "邻居扩建院墙占用两家共用通道。", "petitioners": [{"name": "王某某", "phone": "13800138000"}]},
+        timeout=10)
+    assert registered.status_code == 201, registered.text
+    leader = {"Authorization": f"Bearer {token('leader')}"}
+    [file] = until(lambda: requests.get(f"{base}/mediation/files", params={"case": registered.json()["number"]},
+                                        headers=leader, timeout=5).json())
+    assert file["body"] == "QS01-MEDIATION", file
+
+    # The mediator lands on their files (调解卷宗) and opens it.
+    sign_in(page, base, "mediator", scope="QS01", subject=file["mediators"][0])  # both of 柳湾村's work at QS01
+    page.wait_for_url(re.compile(r"/mediate$"))
+    page.click(f'[data-section="in_hand"] a:text("{file["number"]}")')
+    assert page.text_content("#status") == "调解中"
+
+    # The other side joins (an agreement binds two parties); a session is set for tomorrow.
+    page.fill("#file-party-name", "李某某")
+    page.select_option("#file-party-role", "respondent")
+    page.click('button[data-action="party"]')
+    assert "李某某（被申请人）" in page.text_content("#parties")
+    today = datetime.now(COUNTY_ZONE).date()
+    tomorrow = today + timedelta(days=1)
+    page.fill("#file-session-at", f"{tomorrow}T09:30")
+    page.fill("#file-session-place", "柳湾村调解室")
+    page.click('button[data-action="session"]')
+    assert "已安排" in page.text_content("#sessions")
+
+    # The mediator's files with the 5-day clock, and the calendar with tomorrow's session.
+    page.click('header nav a:text("调解")')
+    assert page.locator(f'[data-file="{file["number"]}"] .deadline').count() == 1
+    assert "柳湾村调解室" in page.text_content(f'#calendar [data-day="{tomorrow}"]')
+    shot(page, "mediation")
+
+    # The session held, with its minutes; the clock paused for an appraisal.
+    page.click(f'#calendar [data-day="{tomorrow}"] a.session')
+    page.fill("#file-held-1-minutes", "双方陈述意见，调解员释法明理，约定测绘后再议。")
+    page.click('#file-held-1 button[data-action="held"]')
+    assert "已召开" in page.text_content("#sessions")
+    page.select_option("#file-pause-reason", "appraisal")
+    page.fill("#file-pause-note", "委托对院墙占地面积进行测绘鉴定")
+    page.click('button[data-action="pause"]')
+    assert page.text_content("#status") == "暂停计时" and "已暂停" in page.text_content(".deadline")
+    reload_until(page, '.timeline li:has-text("调解暂停计时")')
+    shot(page, "mediation-file")
+    page.click('button[data-action="resume"]')
+    assert page.text_content("#status") == "调解中"
+
+    # Concluded with an agreement: a term without its date is refused beside the field, nothing
+    # typed is lost, and with the date it concludes.
+    agreement = "#file-agreement"
+    page.fill(f'{agreement} [name="facts"]', "李某某扩建院墙占用两家共用通道约一米，王某某要求恢复通行。")
+    page.select_option(f'{agreement} [name="terms.0.party"]', "李某某")
+    page.fill(f'{agreement} [name="terms.0.obligation"]', "拆除占用通道部分的院墙，恢复通道原宽度")
+    page.click('button[data-action="agreement"]')
+    assert "必填" in page.text_content('[data-error-for="terms.0.due"]')
+    assert page.input_value(f'{agreement} [name="terms.0.obligation"]').startswith("拆除")
+    page.fill(f'{agreement} [name="terms.0.due"]', str(today + timedelta(days=20)))
+    page.click('button[data-action="agreement"]')
+    assert page.text_content("#status") == "已终结"
+
+    # The agreement (调解协议书), through the console with the mediator's own token.
+    with page.expect_download() as download:
+        page.click("#agreement-pdf")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 through the gateway as people reach it, with the console calling the services through the
 gateway too. A clerk registers a case at the window (live checks, the services' field errors
 next to the fields, the receipt), routing assigns it, a handler signs, accepts and resolves it at
-the desk, and the leader's wall counts it (tests/e2e/console_browser.py, in a process of its own).
+the desk, and the leader's wall counts it; a neighbour dispute's mediation file, opened by itself
+at the village committee, is mediated to an agreement and its PDF downloaded
+(tests/e2e/console_browser.py, in a process of its own).
 Each page is photographed at 1366×768 (into run/screenshots; `make screenshots` renews the
 README's)."""
 import importlib.util
@@ -51,7 +53,7 @@ def console(single_stack, tmp_path):
         launcher.stop([process, gateway])
 
 
-def test_register_sign_accept_resolve_and_see_it_counted(console):
+def test_register_handle_count_and_mediate_a_dispute_to_an_agreement(console):
     assert importlib.util.find_spec("playwright"), "Playwright is missing: it is in the test extra (pip install -e '.[test]')"
     assert shutil.which("chromium"), "Chromium is missing: scripts/ensure-test-tools.sh installs Debian's chromium"
     walk = subprocess.run([sys.executable, "-m", "tests.e2e.console_browser", console], cwd=config.REPO_ROOT,

@@ -1,11 +1,19 @@
 """The web console's pure parts (services/console/views.py, charts.py): forms to API bodies, the
-services' errors back to the fields in Chinese, the desk's sections, the wall's figures."""
-from datetime import date
+services' errors back to the fields in Chinese, the desk's sections, the wall's figures, a
+mediator's files and sessions calendar; and the mediation pages drawn from the services' answers
+(a stand-in for the services, no network)."""
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from werkzeug.test import Client
 
+from fengqiao import auth, config
+from services.console import app as console_app
 from services.console import charts, views
 from services.console.app import csrf_token
+
+ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def test_dotted_inputs_make_the_body_intake_expects_and_empty_ones_are_left_out():
@@ -121,3 +129,176 @@ def test_charts_are_svg_with_escaped_labels_and_bars_in_proportion():
 
 def test_the_form_token_belongs_to_the_session():
     assert csrf_token("token-a") == csrf_token("token-a") != csrf_token("token-b")
+
+
+# --- mediation (调解) ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status, offered", [
+    ("open", {"party", "session", "held", "pause", "agreement", "no-agreement", "withdrawn"}),
+    ("paused", {"party", "session", "held", "resume", "agreement", "no-agreement", "withdrawn"}),
+    ("concluded", set()),
+])
+def test_a_file_offers_the_actions_its_status_allows(status, offered):
+    assert set(views.file_actions(status)) == offered
+
+
+def test_a_session_typed_in_county_time_is_sent_with_its_offset():
+    form = [("csrf", "x"), ("at", "2026-12-03T09:30"), ("place", " 柳湾村调解室 "), ("note", "not this form's")]
+    assert views.file_command("session", form, ZONE) == \
+        ("/sessions", {"at": "2026-12-03T09:30:00+08:00", "place": "柳湾村调解室"})
+    assert views.file_command("session", [("at", "明天上午")], ZONE)[1] == {"at": "明天上午"}  # mediation names it
+    assert views.local_moment("2026-12-03T09:30:00+00:00", ZONE) == "2026-12-03T09:30:00+00:00"
+
+
+def test_a_held_session_names_the_session_in_the_path_and_lists_who_came():
+    form = [("session", "5b1c/../pause"), ("attendance.0", "王某某"), ("attendance.2", "李某某"),
+            ("minutes", "双方陈述意见")]
+    path, body = views.file_command("held", iter(form), ZONE)  # as werkzeug's form.items() gives it
+    assert path == "/sessions/5b1c%2F..%2Fpause/held"  # a made-up id stays one path segment
+    assert body == {"attendance": ["王某某", "李某某"], "minutes": "双方陈述意见"}
+
+
+def test_the_three_endings_are_one_conclude_command_with_their_own_inputs():
+    form = [("facts", "占用通道"), ("terms.0.party", "李某某"), ("terms.0.obligation", "拆除院墙"),
+            ("terms.0.due", "2026-12-20"), ("terms.1.party", ""), ("terms.1.obligation", ""), ("terms.1.due", ""),
+            ("judicial_confirmation", "on"), ("guided_to", "litigation"), ("note", "")]
+    assert views.file_command("agreement", form, ZONE) == ("/conclude", {
+        "outcome": "agreement", "facts": "占用通道", "judicial_confirmation": True,
+        "terms": [{"party": "李某某", "obligation": "拆除院墙", "due": "2026-12-20"}]})
+    assert views.file_command("no-agreement", form, ZONE) == ("/conclude", {"outcome": "no_agreement",
+                                                                           "guided_to": "litigation"})
+    assert views.file_command("withdrawn", [("note", "双方自行和解")], ZONE) == \
+        ("/conclude", {"outcome": "withdrawn", "note": "双方自行和解"})
+    assert views.file_command("resume", form, ZONE) == ("/resume", {})
+    with pytest.raises(KeyError):
+        views.file_command("delete", form, ZONE)
+
+
+def test_mediations_refusals_read_in_chinese():
+    problem = {"errors": [{"field": "terms.0.due", "message": "Missing data for required field."},
+                          {"field": "parties", "message": "an agreement binds two parties at least: add the other side first"},
+                          {"field": "terms", "message": "a term cannot be due before today (2026-12-02): 2026-12-01"},
+                          {"field": "guided_to", "message": "name the lawful route the parties were guided to"}]}
+    assert views.field_errors(problem) == {
+        "terms.0.due": "必填", "parties": "协议须有两方以上当事人：请先添加对方当事人",
+        "terms": "履行期限不能早于今天（2026-12-02）：2026-12-01", "guided_to": "请选择引导当事人依法解决的途径"}
+    assert views.problem_summary(409, {"detail": "cannot resume a file that is open; it must be paused"}) == \
+        "当前状态不允许此操作：卷宗调解中，不能办理此项"
+
+
+def _file(number, status="open", used=0.0, sessions=(), policy="mediation_ordinary"):
+    return {"number": number, "status": status, "subject": f"纠纷{number}", "sessions": list(sessions),
+            "deadlines": [{"policy": policy, "share_used": used, "paused": status == "paused",
+                           "due_at": "2026-12-09T16:00:00+00:00"}] if status != "concluded" else []}
+
+
+def test_files_in_hand_come_first_the_most_pressing_clock_first_paused_ones_after():
+    files = [_file("A", used=0.2), _file("B", status="concluded"), _file("C", status="paused", used=0.9),
+             _file("D", used=0.7), _file("E", used=0.1, policy="mediation_complex")]
+    sections = {key: [f["number"] for f in found] for key, _, found in views.file_sections(files)}
+    assert sections == {"in_hand": ["D", "A", "E", "C"], "concluded": ["B"]}
+
+
+def _session(at, status="scheduled", place="调解室"):
+    return {"id": at, "at": at, "place": place, "status": status}
+
+
+def test_the_calendar_shows_coming_sessions_by_day_from_this_weeks_monday():
+    today = date(2026, 12, 2)  # a Wednesday
+    files = [_file("A", sessions=[_session("2026-12-03T09:30:00+08:00"), _session("2026-12-03T01:00:00+00:00"),
+                                  _session("2026-12-01T09:00:00+08:00"), _session("2026-12-02T14:00:00+08:00", "held")]),
+             _file("B", status="paused", sessions=[_session("2026-12-22T10:00:00+08:00")]),
+             _file("C", status="concluded", sessions=[_session("2026-12-04T10:00:00+08:00")])]
+    calendar = views.session_calendar(files, today, ZONE)
+    days = [day for week in calendar["weeks"] for day in week]
+    assert [len(week) for week in calendar["weeks"]] == [7, 7]
+    assert (days[0]["date"], days[-1]["date"]) == (date(2026, 11, 30), date(2026, 12, 13))
+    assert [d["past"] for d in days[:3]] == [True, True, False] and days[2]["today"]
+    thursday = days[3]["sessions"]
+    assert [(s["time"], s["file"]) for s in thursday] == [("09:00", "A"), ("09:30", "A")]  # 01:00 UTC is 09:00 here
+    assert sum(len(d["sessions"]) for d in days) == 2  # gone by, held, and a concluded file's: none
+    assert [(s["at"].date(), s["file"]) for s in calendar["later"]] == [(date(2026, 12, 22), "B")]
+
+
+# --- the mediation pages, drawn from the services' answers -----------------------------------------
+
+FILE = {"number": "QS-2026-000001-M1", "case_number": "QS-2026-000001", "status": "concluded", "body": "QS01-MEDIATION",
+        "body_name": "柳湾村人民调解委员会", "kind": "people", "complexity": "ordinary", "joint_bodies": [],
+        "subject": "院墙占道", "description": "邻居扩建院墙", "opened_at": "2026-12-01T01:00:00+00:00",
+        "opened_by": "routing", "mediators": ["QS-XUCS"], "deadlines": [],
+        "parties": [{"name": "王某某", "role": "applicant"}, {"name": "李某某", "role": "respondent"}],
+        "sessions": [{"id": "s1", "at": "2026-12-03T01:30:00+00:00", "place": "柳湾村调解室", "status": "held",
+                      "attendance": ["王某某", "李某某"], "minutes": "双方陈述意见", "parties": ["王某某", "李某某"]}],
+        "pauses": [{"reason": "appraisal", "note": "测绘", "paused_at": "2026-12-01T02:00:00+00:00",
+                    "resumed_at": "2026-12-01T03:00:00+00:00"}],
+        "outcome": {"outcome": "agreement", "facts": "占用通道", "judicial_confirmation": False,
+                    "terms": [{"party": "李某某", "obligation": "拆除院墙", "due": "2026-12-20"}],
+                    "at": "2026-12-03T02:00:00+00:00"}}
+
+
+class _Services:
+    """The services as the console sees them: what each path answers, what was asked."""
+    asked = []
+
+    def __init__(self, urls, token, forwarded_for=None):
+        self.token = token
+
+    def get(self, service, path, params=None):
+        self.asked.append((service, path, params, self.token))
+        if path == "/files":
+            return [{**FILE, "status": "open", "outcome": None, "sessions": [
+                {"id": "s2", "at": datetime.now(ZONE).replace(hour=23, minute=0).isoformat(), "place": "村委会",
+                 "status": "scheduled"}]}]
+        if path.startswith("/files/"):
+            return FILE
+        raise console_app.ApiError(404, {"detail": "not yet"})  # reporting has no timeline yet
+
+    def document(self, service, path):
+        self.asked.append((service, path, None, self.token))
+        return b"%PDF-1.4 the agreement", "attachment; filename*=UTF-8''QS-2026-000001-M1.pdf"
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    monkeypatch.setattr(console_app, "Services", _Services)
+    _Services.asked = []
+    settings = config.console_settings()
+    client = Client(console_app.application(settings, settings.county_file))
+    client.set_cookie("fengqiao_token", auth.issue(settings.jwt_secret, settings.jwt_audience, "QS-XUCS",
+                                                   ["mediator"], "QS01"))
+    return client
+
+
+def test_a_mediator_lands_on_their_files_with_the_calendar(browser):
+    assert browser.get("/").headers["Location"].endswith("/mediate")
+    page = browser.get("/mediate")
+    assert page.status_code == 200
+    assert ("mediation", "/files", {"mediator": "QS-XUCS"}) == _Services.asked[0][:3]  # their own files
+    html = page.get_data(as_text=True)
+    assert "徐长顺承办的卷宗" in html and 'href="/mediate/QS-2026-000001-M1"' in html
+    assert "<time>23:00</time> 村委会" in html and ">调解</a>" in html  # the calendar, the navigation
+
+
+def test_a_concluded_file_shows_its_record_and_the_agreement_to_download(browser):
+    html = browser.get("/mediate/QS-2026-000001-M1").get_data(as_text=True)
+    assert "王某某（申请人）" in html and "鉴定：测绘" in html and "李某某：拆除院墙（2026-12-20 前）" in html
+    assert 'id="agreement-pdf" href="/mediate/QS-2026-000001-M1/agreement.pdf"' in html
+    assert "卷宗已终结" in html and "时间线稍后生成" in html
+
+
+def test_the_agreement_pdf_comes_through_the_console_with_the_persons_token(browser):
+    pdf = browser.get("/mediate/QS-2026-000001-M1/agreement.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF") and pdf.headers["Content-Disposition"].startswith("attachment")
+    service, path, _, token = _Services.asked[-1]
+    assert (service, path) == ("mediation", "/files/QS-2026-000001-M1/agreement.pdf")
+    assert auth.verify(config.console_settings().jwt_secret, "fengqiao", token).subject == "QS-XUCS"
+
+
+def test_a_form_for_an_action_mediation_does_not_have_is_not_found(browser):
+    assert browser.post("/mediate/QS-2026-000001-M1/delete", data={"csrf": "x"}).status_code == 404
+
+
+def test_no_page_sits_under_a_prefix_the_gateway_gives_a_service():
+    prefixes = {rule.rule.split("/")[1] for rule in console_app.URLS.iter_rules()}
+    assert "mediate" in prefixes and not prefixes & set(config.SERVICES)  # /mediation/… is mediation's API

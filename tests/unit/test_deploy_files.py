@@ -116,7 +116,7 @@ def config_env_names():
     source = (ROOT / "fengqiao" / "config.py").read_text()
     names = set(re.findall(r"[\"'](FENGQIAO_[A-Z_]+)[\"']", source))
     for service in SERVICES:
-        names |= {f"FENGQIAO_{service.upper()}_PORT", f"FENGQIAO_{service.upper()}_DATABASE_URL"}
+        names |= {f"FENGQIAO_{service.upper()}_{what}" for what in ("PORT", "DATABASE_URL", "URL")}
     return names
 
 
@@ -338,6 +338,20 @@ def test_compose_connection_settings_match_the_broker_and_database(compose):
         assert (pg.username, pg.password) == (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"])
         assert pg.path in ("", "/"), "FENGQIAO_PG_URL is the server; config.py appends the database"
         assert "FENGQIAO_JWT_SECRET" in env
+
+
+def test_compose_runs_the_console_from_the_same_image_behind_the_gateway(compose):
+    services = compose["services"]
+    console = services["console"]
+    assert console["image"] == services["intake"]["image"] and console["build"] == services["intake"]["build"]
+    assert console["entrypoint"] == ["python", "-m", "services.console"] and "command" not in console
+    assert (ROOT / "services" / "console" / "__main__.py").is_file()
+    assert f"{config.CONSOLE_PORT}:{config.CONSOLE_PORT}" in [str(p) for p in console["ports"]]
+    assert f"127.0.0.1:{config.CONSOLE_PORT}/health/live" in " ".join(console["healthcheck"]["test"])
+    for name, port in SERVICES.items():  # every service at its compose name, where the gateway finds it too
+        assert console["environment"][f"FENGQIAO_{name.upper()}_URL"] == f"http://{name}:{port}"
+    assert "FENGQIAO_JWT_SECRET" in console["environment"]  # it checks tokens as the services do
+    assert services["gateway"]["depends_on"]["console"]["condition"] == "service_healthy"
 
 
 def test_compose_setup_runs_once_after_broker_and_database_are_healthy(compose):
@@ -569,10 +583,41 @@ def test_only_the_gateway_reaches_the_services(overlay):
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "gateway"
 
 
-def test_the_gateway_routes_a_prefix_to_each_service():
-    conf = (ROOT / "deploy" / "gateway" / "nginx.conf").read_text()
+def test_the_gateway_routes_a_prefix_to_each_service_and_the_rest_to_the_console():
+    conf = " ".join((ROOT / "deploy" / "gateway" / "nginx.conf").read_text().split())
     for name, port in SERVICES.items():
-        assert f"location /{name}/ {{ proxy_pass http://{name}:{port}/; }}" in " ".join(conf.split())
+        assert f"location /{name}/ {{ proxy_pass http://{name}:{port}/; }}" in conf
+    assert f"location / {{ proxy_pass http://console:{config.CONSOLE_PORT}/; }}" in conf
+    assert conf.count("location / ") == 1
+
+
+def test_the_console_runs_behind_the_gateway_with_the_token_settings_only(overlay):
+    _, docs = overlay
+    pod = of_kind(docs, "Deployment")["console"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"] == ["python", "-m", "services.console"] and container["image"].startswith("registry.")
+    assert container["ports"][0] == {"name": "http", "containerPort": config.CONSOLE_PORT}
+    assert container["readinessProbe"]["httpGet"]["path"] == container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["resources"]["limits"]["memory"] and pod["securityContext"]["runAsNonRoot"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert not any("secretRef" in source for source in container["envFrom"]), "no broker or database passwords"
+    [settings] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("fengqiao-settings")]
+    env = {**settings["data"], **{e["name"]: e.get("value") for e in container["env"]}}
+    services = of_kind(docs, "Service")
+    for name in SERVICES:  # each service at its Service's name and port
+        assert env[f"FENGQIAO_{name.upper()}_URL"] == f"http://{name}:{services[name]['spec']['ports'][0]['port']}"
+    assert {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e} == \
+        {"FENGQIAO_JWT_SECRET", "FENGQIAO_JWT_JWKS", "FENGQIAO_JWT_ISSUER"}
+    assert services["console"]["spec"]["ports"][0]["port"] == config.CONSOLE_PORT  # as nginx.conf names it
+
+    policies = of_kind(docs, "NetworkPolicy")
+    gateway = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}
+    to_console = policies["console-from-the-gateway"]["spec"]
+    assert to_console["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "console"}
+    assert to_console["ingress"][0]["from"] == [gateway]
+    from_console = policies["services-from-the-console"]["spec"]
+    assert from_console["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "service"}
+    assert from_console["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "console"}}}]
 
 
 def test_the_county_configmaps_carry_every_file_the_services_read():
