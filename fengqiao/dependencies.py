@@ -71,6 +71,15 @@ class DatabaseHandle:
                      audit_details(request, events=[e["type"] for e in tx.emitted]))
         return True
 
+    @contextmanager
+    def reading(self):
+        """A read-only transaction on one snapshot: what its statements read belongs together (a
+        row and the rows written with it), where each statement of a plain transaction sees the
+        database as of its own start."""
+        with db.transaction(self._provider.pool) as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield Tx(conn, self._provider.container.service_name, self._consumer)
+
     def query(self, sql, params=None):
         with self._provider.pool.connection() as conn:
             return conn.execute(sql, params).fetchall()

@@ -87,7 +87,7 @@ class ReportingService(BackboneService):
     @route("GET", "/cases/<number>/timeline", roles=READERS, response_schema=TimelineSchema, personal_data=True,
            summary="A case's story: every event in order, its status, body, risk and running deadlines")
     def case_timeline(self, request, number):
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:  # the row and its events as of one moment
             case = store.find_case(tx, number)
             who = principal(request)
             if case is None or not access.sees(who, self.county, case["location"], case["channel_class"]) \

@@ -338,7 +338,7 @@ class RoutingService(BackboneService):
         return {**case, "deadlines": deadline_store.active(tx, case["id"]), "whistles": store.whistles_of(tx, case["id"])}
 
     def _read(self, request, number):
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:  # the case and its deadlines as of one moment
             case = store.find_case(tx, number)
             self._visible(request, number, case)
             return case, self._view(tx, case)
