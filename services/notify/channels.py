@@ -9,7 +9,6 @@ import socket
 import time
 from email.header import Header
 from email.mime.text import MIMEText
-from email.utils import make_msgid
 from urllib.parse import urlsplit
 
 import requests
@@ -37,7 +36,8 @@ def send_email(settings, to_address, subject, text, message_id, password=None):
     # time (the header registry was an eighth of notify's time under load)
     msg = MIMEText(text, "plain", "utf-8")
     msg["From"], msg["To"], msg["Subject"] = settings["sender"], to_address, Header(subject, "utf-8")
-    msg["Message-ID"] = make_msgid(idstring=str(message_id), domain=settings["sender"].rpartition("@")[2] or None)
+    # the same on every attempt (make_msgid would add the time and a random part to each)
+    msg["Message-ID"] = f"<{message_id}@{settings['sender'].rpartition('@')[2] or 'fengqiao.invalid'}>"
     try:
         with smtplib.SMTP(settings["host"], int(settings["port"]), timeout=TIMEOUT_SECONDS) as smtp:
             if settings.get("starttls"):

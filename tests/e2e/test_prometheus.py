@@ -44,9 +44,10 @@ def test_prometheus_scrapes_every_service_and_loads_the_alerts(single_stack, tmp
 
         def targets():
             try:
-                return requests.get(f"{api}/targets", timeout=2).json()["data"]["activeTargets"]
+                r = requests.get(f"{api}/targets", timeout=2)
             except requests.ConnectionError:
                 return []
+            return r.json()["data"]["activeTargets"] if r.ok else []  # 503 while its storage starts
         up = eventually(targets, lambda ts: len(ts) == len(config.SERVICES) and all(t["health"] == "up" for t in ts),
                         timeout=30)
         assert {t["labels"]["job"] for t in up} == {"fengqiao"}

@@ -11,7 +11,7 @@ from fengqiao import deadlines
 from fengqiao.calendar import ConfigError
 from fengqiao.config import REPO_ROOT
 from fengqiao.county import load as load_county
-from services.notify import domain, rules
+from services.notify import channels, domain, rules
 
 COUNTY = load_county(REPO_ROOT / "deploy/county/sample-county.yaml")
 DEADLINES = deadlines.load(REPO_ROOT / "deploy/county/deadlines.yaml")
@@ -212,3 +212,26 @@ def test_a_digest_made_in_a_month_is_about_the_month_before():
     from datetime import date
 
     assert domain.digest_month(date(2026, 12, 1)) == "2026-11" and domain.digest_month(date(2027, 1, 15)) == "2026-12"
+
+
+def test_an_e_mail_keeps_its_message_id_on_every_attempt(monkeypatch):
+    sent = []
+
+    class Recorder:  # the SMTP conversation itself is tested against a real server (integration)
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, message):
+            sent.append(message)
+
+    monkeypatch.setattr(channels.smtplib, "SMTP", Recorder)
+    settings = {"host": "127.0.0.1", "port": 25, "sender": "noreply@songhe.example"}
+    for _ in range(2):
+        channels.send_email(settings, "qs-xucs@songhe.example", "【交办】QS-2026-000001", "请签收", "0b6f9a52-8d1e")
+    assert sent[0]["Message-ID"] == sent[1]["Message-ID"] == "<0b6f9a52-8d1e@songhe.example>"
