@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,7 @@ URLS = Map([
     Rule("/desk", endpoint="desk"),
     Rule("/cases/<number>", endpoint="case"),
     Rule("/cases/<number>/<action>", endpoint="act", methods=["POST"]),
+    Rule("/cases/<number>/whistles/<whistle_id>/report", endpoint="report", methods=["POST"]),
     # Not /mediation/…: the gateway gives that prefix to the mediation service itself.
     Rule("/mediate", endpoint="mediation"),
     Rule("/mediate/<number>", endpoint="file"),
@@ -72,7 +73,8 @@ class Console:
                                      autoescape=select_autoescape(["html"]))
         self.templates.globals.update(CHANNELS=CHANNELS, CLASSES=CLASSES, OUTCOMES=OUTCOMES, RATINGS=RATINGS,
                                       RISK=RISK, STATUS=STATUS, ACTIONS=views.ACTIONS, FIELDS=views.FIELD_LABELS,
-                                      INDICATORS=views.INDICATORS, EVENTS=views.EVENT_LABELS, shown=views.shown, change=views.change,
+                                      REVIEW_DECISIONS=views.REVIEW_DECISIONS, WHISTLE_REPORT=views.WHISTLE_REPORT,
+                                      INDICATORS=views.INDICATORS, PERIODS=views.PERIODS, EVENTS=views.EVENT_LABELS, shown=views.shown, change=views.change,
                                       MEDIATION=views.MEDIATION_LABELS, FILE_ACTIONS=views.FILE_ACTIONS,
                                       bar=views.deadline_bar, place=self._place_name, body=self._body_name,
                                       person=self._person_name,
@@ -226,13 +228,22 @@ class Console:
             "routing", f"/cases/{number}/{action}", views.action_body(action, request.form.to_dict(flat=False))),
             lambda request, api, **failed: self._case(request, api, number, **failed), "case", number=number)
 
+    def on_report(self, request, number, whistle_id):
+        """A named body reports (报到) to a whistle."""
+        return self._act(request, "report", lambda api: api.post(
+            "routing", f"/cases/{number}/whistles/{whistle_id}/report",
+            views.action_body("report", request.form.to_dict(flat=False))),
+            lambda request, api, **failed: self._case(request, api, number, **failed), "case", number=number)
+
     def _case(self, request, api, number, failed_action=None, errors=None, summary=None, values=None, status=200):
         handling = api.get("routing", f"/cases/{number}")
         registered = api.get("intake", f"/cases/{number}")
         story = self._timeline(api, number)
         return self.render(
             request, "case.html", status=status, case=handling, registered=registered, story=story,
-            actions=views.actions_for(handling["status"]), failed_action=failed_action, errors=errors or {}, summary=summary,
+            actions=views.actions_for(handling["status"], request.who.roles),
+            whistles=views.whistles_to_answer(handling, request.who.roles), failed_action=failed_action,
+            errors=errors or {}, summary=summary,
             values=values or {}, done=request.args.get("done"), bodies=self._bodies_near(handling["location"]),
             approvers=self._leaders_over(handling["location"]),
             routes={c: r for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")})
@@ -285,8 +296,9 @@ class Console:
     def _wall(self, request, api):
         today = datetime.now(self.zone).date()
         months = views.months_back(today, 6)
-        tomorrow = (today + timedelta(days=1)).isoformat()
-        half_year = {"from": months[0][0].isoformat(), "to": tomorrow}
+        kind = request.args.get("period") if request.args.get("period") in views.PERIODS else "month"
+        since, until = views.period_so_far(today, kind)
+        period = {"from": since.isoformat(), "to": until.isoformat()}
         places = self._places_below(request.who)
         level = "village" if places and self.county.nodes[places[0]].level == "village" else "township"
 
@@ -294,10 +306,10 @@ class Console:
             return api.get("reporting", "/indicators", params)["indicators"]["registered"]["value"]
 
         with ThreadPoolExecutor(max_workers=8) as pool:  # the figures are independent questions
-            now = pool.submit(api.get, "reporting", "/indicators")
-            trend = pool.map(lambda m: registered({"from": m[0].isoformat(), "to": min(m[1], today + timedelta(days=1)).isoformat()}), months)
-            by_category = pool.map(lambda c: registered({**half_year, "category": c}), self.county.categories)
-            by_place = pool.map(lambda p: registered({**half_year, level: p}), places)
+            now = pool.submit(api.get, "reporting", "/indicators", period)
+            trend = pool.map(lambda m: registered({"from": m[0].isoformat(), "to": min(m[1], until).isoformat()}), months)
+            by_category = pool.map(lambda c: registered({**period, "category": c}), self.county.categories)
+            by_place = pool.map(lambda p: registered({**period, level: p}), places)
             backlog = pool.submit(api.get, "reporting", "/backlog")
             hotspots = pool.submit(api.get, "reporting", "/hotspots", {"month": today.strftime("%Y-%m")})
             overdue = pool.submit(api.get, "reporting", "/overdue")
@@ -311,7 +323,7 @@ class Console:
             }
             return self.render(request, "wall.html", indicators=now.result(), figures=figures,
                                backlog=backlog.result(), hotspots=hotspots.result(), overdue=overdue.result()[:20],
-                               red=red.result(), since=months[0][0])
+                               red=red.result(), period=kind, since=since)
 
     # --- plumbing ------------------------------------------------------------------------------
 

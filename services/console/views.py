@@ -142,43 +142,70 @@ def registration(form):
 
 # --- a case's actions ----------------------------------------------------------------------------
 
-# Each action a handler may take on a desk: routing's path, the statuses in which the desk
-# offers it (routing's rules decide; a refusal there is shown as it comes), and its inputs.
+# Each action staff may take on a case page: routing's path, the statuses in which the page
+# offers it, the roles routing lets take it (routing's rules decide; a refusal there is shown as
+# it comes), and its inputs.
+HANDLERS = ("handler", "leader")
 ACTIONS = {
-    "sign": {"label": "签收", "statuses": ("assigned",), "fields": ()},
-    "return": {"label": "退回", "statuses": ("assigned",), "fields": ("reason",)},
-    "accept": {"label": "受理", "statuses": ("signed",), "fields": ()},
-    "not-accept": {"label": "不予受理", "statuses": ("signed",), "fields": ("reason", "lawful_route")},
-    "resolve": {"label": "办结", "statuses": ("in_progress",), "fields": ("outcome", "reply")},
-    "suspend": {"label": "中止", "statuses": ("in_progress",), "fields": ("reason",)},
-    "resume": {"label": "恢复办理", "statuses": ("suspended",), "fields": ()},
-    "extend": {"label": "延期", "statuses": ("in_progress", "suspended"), "fields": ("days", "approver", "reason")},
-    "whistles": {"label": "吹哨", "statuses": ("signed", "in_progress", "suspended"), "fields": ("bodies", "reason")},
-    "escalate": {"label": "上报", "statuses": HANDLING, "fields": ("reason",)},
-    "follow-up": {"label": "回访", "statuses": ("resolved",), "fields": ("rating", "note")},
-    "close": {"label": "结案", "statuses": ("followed_up", "not_accepted"), "fields": ()},
+    "sign": {"label": "签收", "statuses": ("assigned",), "roles": HANDLERS, "fields": ()},
+    "return": {"label": "退回", "statuses": ("assigned",), "roles": HANDLERS, "fields": ("reason",)},
+    "assign": {"label": "改派", "statuses": ("returned",), "roles": ("clerk", "leader"), "fields": ("body", "reason")},
+    "accept": {"label": "受理", "statuses": ("signed",), "roles": HANDLERS, "fields": ()},
+    "not-accept": {"label": "不予受理", "statuses": ("signed",), "roles": HANDLERS,
+                   "fields": ("reason", "lawful_route")},
+    "consultations": {"label": "联席会议", "statuses": ("signed", "in_progress", "suspended"), "roles": HANDLERS,
+                      "fields": ("bodies", "attendees", "decision")},
+    "resolve": {"label": "办结", "statuses": ("in_progress",), "roles": HANDLERS, "fields": ("outcome", "reply")},
+    "suspend": {"label": "中止", "statuses": ("in_progress",), "roles": HANDLERS, "fields": ("reason",)},
+    "resume": {"label": "恢复办理", "statuses": ("suspended",), "roles": HANDLERS, "fields": ()},
+    "extend": {"label": "延期", "statuses": ("in_progress", "suspended"), "roles": ("leader",),
+               "fields": ("days", "approver", "reason")},
+    "whistles": {"label": "吹哨", "statuses": ("signed", "in_progress", "suspended"), "roles": HANDLERS,
+                 "fields": ("bodies", "reason")},
+    "escalate": {"label": "上报", "statuses": HANDLING, "roles": HANDLERS, "fields": ("reason",)},
+    "risk": {"label": "调整风险等级", "statuses": HANDLING + ("resolved", "followed_up", "under_review"),
+             "roles": ("handler", "leader", "supervisor"), "fields": ("level", "reason")},
+    "follow-up": {"label": "回访", "statuses": ("resolved",), "roles": ("clerk", "handler"), "fields": ("rating", "note")},
+    "review-request": {"label": "申请复查复核", "statuses": ("followed_up",), "roles": ("clerk",), "fields": ("reason",)},
+    "review-decision": {"label": "复查复核决定", "statuses": ("under_review",), "roles": ("leader",),
+                        "fields": ("decision", "reply")},
+    "close": {"label": "结案", "statuses": ("followed_up", "not_accepted"), "roles": ("clerk", "leader"), "fields": ()},
 }
+# A named body's report (报到) to a whistle: offered per open whistle, beside the actions above.
+WHISTLE_REPORT = {"label": "报到", "roles": HANDLERS}
+REVIEW_DECISIONS = {"upheld": "维持原处理意见", "redo": "重新办理"}
+# Inputs of several values, from a multiple choice or written in one box: codes apart by commas
+# or spaces; people's names by commas or lines (a name may hold a space).
+LIST_FIELDS = {"bodies": r"[,，、\s]+", "attendees": r"[,，、;；\n]+"}
 
 
-def actions_for(status):
-    return [name for name, a in ACTIONS.items() if status in a["statuses"]]
+def actions_for(status, roles):
+    """The actions a case in `status` offers a person with `roles`, in the order of ACTIONS."""
+    return [name for name, a in ACTIONS.items() if status in a["statuses"] and set(roles) & set(a["roles"])]
+
+
+def whistles_to_answer(case, roles):
+    """The case's open whistles with the bodies still to report, if the person may report."""
+    if case["status"] not in HANDLING or not set(roles) & set(WHISTLE_REPORT["roles"]):
+        return []
+    return [{**w, "waiting": [b for b, at in w["reports"].items() if at is None]}
+            for w in case.get("whistles") or [] if w["status"] == "open"]
 
 
 def action_body(action, form):
     """The JSON body of a routing command from its form ({input: [values]}): only the action's
-    own inputs, whole numbers as numbers (anything else is left for routing to name), a list
-    of bodies from a multiple choice or from codes written with commas."""
-    if action not in ACTIONS:
-        raise KeyError(action)
+    own inputs, whole numbers as numbers (anything else is left for routing to name), lists
+    from a multiple choice or from values written with commas or on lines of their own."""
+    fields = ("body",) if action == "report" else ACTIONS[action]["fields"]
     body = {}
-    for field in ACTIONS[action]["fields"]:
+    for field in fields:
         values = [v.strip() for v in form.get(field) or [] if v.strip()]
         if not values:
             continue
         if field == "days":
             body[field] = int(values[0]) if values[0].isdigit() else values[0]
-        elif field == "bodies":
-            body[field] = [b for v in values for b in re.split(r"[,，\s]+", v) if b]
+        elif field in LIST_FIELDS:
+            body[field] = [item.strip() for v in values for item in re.split(LIST_FIELDS[field], v) if item.strip()]
         else:
             body[field] = values[0]
     return body
@@ -225,17 +252,19 @@ def urgency(case):
     return next((s for s in ("over", "soon", "ok") if s in states), None)
 
 
-SECTIONS = (("to_sign", "新交办，待签收或退回"), ("overdue", "已超期"), ("due_soon", "即将到期"),
-            ("handling", "办理中"))
+SECTIONS = (("to_sign", "新交办，待签收或退回"), ("returned", "已退回或无法自动交办，待改派"), ("overdue", "已超期"),
+            ("due_soon", "即将到期"), ("handling", "办理中"), ("after", "已办结，待回访、复查复核或结案"))
 
 
 def queue_sections(cases):
-    """The desk's queue in sections — new assignments to sign or return, overdue, due soon, the
-    rest — each with red cases first and otherwise in the order routing gave (due first)."""
+    """The desk's queue in sections — new assignments to sign or return, returned ones to
+    re-route, overdue, due soon, the rest in handling, those past handling — each with red
+    cases first and otherwise in the order routing gave (due first)."""
     found = {key: [] for key, _ in SECTIONS}
     for case in cases:
-        key = "to_sign" if case["status"] == "assigned" else \
-            {"over": "overdue", "soon": "due_soon"}.get(urgency(case), "handling")
+        key = {"assigned": "to_sign", "returned": "returned"}.get(case["status"]) or \
+            {"over": "overdue", "soon": "due_soon"}.get(urgency(case)) or \
+            ("handling" if case["status"] in HANDLING else "after")
         found[key].append(case)
     return [(key, title, sorted(found[key], key=lambda c: c["risk"] != "red")) for key, title in SECTIONS]
 
@@ -271,6 +300,15 @@ def months_back(today, count):
     index = today.year * 12 + today.month - 1
     return [(date((i) // 12, i % 12 + 1, 1), date((i + 1) // 12, (i + 1) % 12 + 1, 1))
             for i in range(index - count + 1, index + 1)]
+
+
+PERIODS = {"month": "本月", "quarter": "本季度", "year": "本年"}
+
+
+def period_so_far(today, kind):
+    """This month, quarter or year up to today, as (first day, the day after today)."""
+    first_month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
+    return date(today.year, first_month, 1), today + timedelta(days=1)
 
 
 def local_time(iso, zone):

@@ -1,7 +1,7 @@
 """The browser's side of tests/e2e/test_web_console.py, run as a process of its own: the test
 process is eventlet-patched (the root conftest.py), under which Playwright's own event loop
 hangs. Headless Debian Chromium at 1366×768 through register → sign → accept → resolve → the
-wall, then a neighbour dispute mediated to an agreement; each page photographed into
+wall, a returned case re-routed and whistled, then a neighbour dispute mediated to an agreement; each page photographed into
 run/screenshots/ (FENGQIAO_SCREENSHOTS: `make screenshots` writes the README's, docs/screenshots/).
 Usage: `python -m tests.e2e.console_browser BASE_URL` (exit status 0 when every check held)."""
 import os
@@ -144,8 +144,62 @@ def walk(browser, base):
     assert status == 400
     sign_out(page)
 
+    dispatch(page, base)
     mediate(page, base)
     assert not errors, errors
+
+
+def dispatch(page, base):
+    """A case the body returns goes back to the window's dispatcher, who re-routes it; the new
+    body signs, blows the whistle for the police station, which reports (报到), and raises the
+    case's risk. Each person sees only the actions their role allows."""
+    registered = requests.post(f"{base}/intake/cases", headers={"Authorization": f"Bearer {token('clerk')}"}, json={
+        "channel": "visit", "location": "QS01", "category": "heating", "subject": "楼道暖气片漏水",
+        "description": "楼道暖气片漏水结冰，老人出行不便。", "petitioners": [{"name": "赵某某", "phone": "13800138001"}]},
+        timeout=10)
+    assert registered.status_code == 201, registered.text
+    number = registered.json()["number"]
+
+    sign_in(page, base, "handler")
+    page.wait_for_url(re.compile(r"/desk$"))
+    reload_until(page, f'[data-section="to_sign"] a:text("{number}")')
+    page.click(f'a:text("{number}")')
+    assert not page.locator('button[data-action="assign"]').count()  # the dispatcher's, not a body's
+    page.click("#fold-return summary")  # an action with inputs is folded to its name
+    page.fill("#act-return-reason", "暖气片属物业维修范围，非本单位职责。")
+    page.click('button[data-action="return"]')
+    assert page.text_content("#status") == "已退回"
+    sign_out(page)
+
+    sign_in(page, base, "clerk")
+    page.goto(f"{base}/desk")
+    page.click(f'[data-section="returned"] a:text("{number}")')
+    page.click("#fold-assign summary")
+    assert "非本单位职责" in page.text_content("#act-assign")
+    page.select_option("#act-assign-body", "QS-GOVCENTER")
+    page.fill("#act-assign-reason", "由综治中心协调物业维修。")
+    page.click('button[data-action="assign"]')
+    assert page.text_content("#status") == "已交办"
+    assert not page.locator('button[data-action="sign"]').count()
+    sign_out(page)
+
+    sign_in(page, base, "handler")
+    page.goto(f"{base}/cases/{number}")
+    page.click('button[data-action="sign"]')
+    page.click("#fold-whistles summary")
+    page.select_option("#act-whistles-bodies", ["QS-POLICE"])
+    page.fill("#act-whistles-reason", "结冰路段须派出所协助疏导。")
+    page.click('button[data-action="whistles"]')
+    assert "未报到" in page.text_content(".whistles")
+    page.click('button[data-action="report"]')
+    assert "已全部报到" in page.text_content(".whistles")
+    page.click("#fold-risk summary")
+    page.select_option("#act-risk-level", "yellow")
+    page.fill("#act-risk-reason", "涉及老人安全。")
+    page.click('button[data-action="risk"]')
+    assert "黄色" in page.text_content("h1 .badge")
+    shot(page, "case-dispatch")
+    sign_out(page)
 
 
 def mediate(page, base):

@@ -55,29 +55,49 @@ def test_a_refusal_says_why_and_other_problems_say_what_to_do():
     assert views.problem_summary(502, None) == "服务暂时不可用，请稍后再试"
 
 
-@pytest.mark.parametrize("status, offered", [
-    ("assigned", {"sign", "return", "escalate"}),
-    ("signed", {"accept", "not-accept", "whistles", "escalate"}),
-    ("in_progress", {"resolve", "suspend", "extend", "whistles", "escalate"}),
-    ("suspended", {"resume", "extend", "whistles", "escalate"}),
-    ("resolved", {"follow-up"}),
-    ("followed_up", {"close"}),
-    ("closed", set()),
+@pytest.mark.parametrize("status, roles, offered", [
+    ("assigned", ["handler"], {"sign", "return", "escalate", "risk"}),
+    ("returned", ["handler"], {"escalate", "risk"}),
+    ("returned", ["clerk"], {"assign"}),  # the dispatcher re-routes what a body returned
+    ("signed", ["handler"], {"accept", "not-accept", "consultations", "whistles", "escalate", "risk"}),
+    ("in_progress", ["handler"], {"resolve", "suspend", "consultations", "whistles", "escalate", "risk"}),
+    ("in_progress", ["leader"], {"resolve", "suspend", "extend", "consultations", "whistles", "escalate", "risk"}),
+    ("in_progress", ["supervisor"], {"risk"}),
+    ("suspended", ["handler"], {"resume", "consultations", "whistles", "escalate", "risk"}),
+    ("resolved", ["clerk"], {"follow-up"}),
+    ("followed_up", ["clerk"], {"close", "review-request"}),
+    ("followed_up", ["handler"], {"risk"}),
+    ("under_review", ["leader"], {"review-decision", "risk"}),
+    ("closed", ["clerk", "handler", "leader", "supervisor"], set()),
 ])
-def test_the_desk_offers_the_actions_the_status_allows(status, offered):
-    assert set(views.actions_for(status)) == offered
+def test_a_case_page_offers_what_the_status_allows_and_the_person_may_do(status, roles, offered):
+    assert set(views.actions_for(status, roles)) == offered
 
 
 def test_an_action_sends_only_its_own_inputs():
     form = {"reason": ["  须多部门联合处置 "], "bodies": ["QS-LAND", "QS-ENFORCE,QS-POLICE"], "days": ["20"],
-            "outcome": ["explained"], "csrf": ["x"]}
+            "outcome": ["explained"], "csrf": ["x"], "attendees": ["王建国、李 梅\nMary Smith"],
+            "decision": ["由国土所牵头"], "body": ["QS-LAND"]}
     assert views.action_body("whistles", form) == {"bodies": ["QS-LAND", "QS-ENFORCE", "QS-POLICE"],
                                                    "reason": "须多部门联合处置"}
     assert views.action_body("extend", form) == {"days": 20, "reason": "须多部门联合处置"}
     assert views.action_body("extend", {"days": ["二十"]}) == {"days": "二十"}  # routing names what is wrong
+    assert views.action_body("consultations", form) == {
+        "bodies": ["QS-LAND", "QS-ENFORCE", "QS-POLICE"], "attendees": ["王建国", "李 梅", "Mary Smith"],
+        "decision": "由国土所牵头"}
+    assert views.action_body("report", form) == {"body": "QS-LAND"}
     assert views.action_body("sign", form) == {}
     with pytest.raises(KeyError):
         views.action_body("delete", form)
+
+
+def test_a_whistle_is_offered_to_answer_with_the_bodies_still_to_report():
+    case = {"status": "in_progress", "whistles": [
+        {"id": "w1", "status": "open", "reports": {"QS-LAND": "2026-12-01T08:00:00+00:00", "QS-POLICE": None}},
+        {"id": "w2", "status": "answered", "reports": {"QS-LAND": "2026-12-01T08:00:00+00:00"}}]}
+    assert [(w["id"], w["waiting"]) for w in views.whistles_to_answer(case, ["handler"])] == [("w1", ["QS-POLICE"])]
+    assert views.whistles_to_answer(case, ["clerk"]) == []
+    assert views.whistles_to_answer({**case, "status": "resolved"}, ["handler"]) == []
 
 
 def _case(number, status="in_progress", risk="blue", used=()):
@@ -89,10 +109,13 @@ def _case(number, status="in_progress", risk="blue", used=()):
 def test_the_queue_puts_new_assignments_then_overdue_then_due_soon_with_red_first():
     cases = [_case("A", used=[0.1]), _case("B", used=[1.2]), _case("C", status="assigned", used=[0.2]),
              _case("D", used=[0.85]), _case("E", risk="red", used=[1.01]), _case("F", risk="red", used=[0.3]),
-             _case("G")]
+             _case("G"), _case("H", status="returned"), _case("I", status="resolved", used=[0.2]),
+             _case("J", status="under_review", used=[0.9])]
     sections = {key: [c["number"] for c in found] for key, _, found in views.queue_sections(cases)}
-    assert sections == {"to_sign": ["C"], "overdue": ["E", "B"], "due_soon": ["D"], "handling": ["F", "A", "G"]}
-    assert [key for key, _, _ in views.queue_sections([])] == ["to_sign", "overdue", "due_soon", "handling"]
+    assert sections == {"to_sign": ["C"], "returned": ["H"], "overdue": ["E", "B"], "due_soon": ["D", "J"],
+                        "handling": ["F", "A", "G"], "after": ["I"]}
+    assert [key for key, _, _ in views.queue_sections([])] == [
+        "to_sign", "returned", "overdue", "due_soon", "handling", "after"]
 
 
 def test_a_deadline_bar_is_full_at_most_and_says_its_state():
@@ -110,6 +133,12 @@ def test_indicators_read_as_counts_percentages_and_points():
     assert views.change("registered", 0.25) == "+25.0%"
     assert views.change("resolution_rate", -0.05) == "-5.0个百分点"
     assert views.change("resolution_rate", None) == "—"
+
+
+@pytest.mark.parametrize("kind, first", [("month", date(2026, 11, 1)), ("quarter", date(2026, 10, 1)),
+                                         ("year", date(2026, 1, 1))])
+def test_the_wall_counts_this_month_quarter_or_year_so_far(kind, first):
+    assert views.period_so_far(date(2026, 11, 30), kind) == (first, date(2026, 12, 1))
 
 
 def test_six_months_back_cross_the_new_year():
