@@ -199,18 +199,29 @@ def _iso(moment):
 
 def active(tx_or_db, owner_id, now=None, include_stopped=False):
     """The running deadlines of an owner (or all it ever had), for display, earliest due first."""
-    sql = ("SELECT * FROM deadlines WHERE owner_id = %s" + ("" if include_stopped else " AND stopped_at IS NULL")
+    return active_of(tx_or_db, [owner_id], now, include_stopped).get(str(owner_id), [])
+
+
+def active_of(tx_or_db, owner_ids, now=None, include_stopped=False):
+    """The running deadlines of many owners in one query (a desk's queue), by each owner's id
+    as text: {"owner id": [...]}."""
+    sql = ("SELECT * FROM deadlines WHERE owner_id = ANY(%s)" + ("" if include_stopped else " AND stopped_at IS NULL")
            + " ORDER BY due_at, policy")
+    owner_ids = list(owner_ids)
     if hasattr(tx_or_db, "execute"):  # a Tx or a connection
-        rows = tx_or_db.execute(sql, (owner_id,)).fetchall()
+        rows = tx_or_db.execute(sql, (owner_ids,)).fetchall()
     else:  # a DatabaseHandle
-        rows = tx_or_db.query(sql, (owner_id,))
+        rows = tx_or_db.query(sql, (owner_ids,))
     now = now or _utc_now()
-    return [{"policy": r["policy"], "started_at": _iso(r["started_at"]), "due_at": _iso(r["due_at"]),
-             **({"stopped_at": r["stopped_at"] and _iso(r["stopped_at"])} if include_stopped else {}),
-             "paused": r["paused_at"] is not None, "extension_days": r["extension_days"],
-             # a clock that starts later (an agreement's performance check) has used nothing yet
-             "share_used": max(round(dl.share_used(r, now), 3), 0.0)} for r in rows]
+    found = {}
+    for r in rows:
+        found.setdefault(str(r["owner_id"]), []).append({
+            "policy": r["policy"], "started_at": _iso(r["started_at"]), "due_at": _iso(r["due_at"]),
+            **({"stopped_at": r["stopped_at"] and _iso(r["stopped_at"])} if include_stopped else {}),
+            "paused": r["paused_at"] is not None, "extension_days": r["extension_days"],
+            # a clock that starts later (an agreement's performance check) has used nothing yet
+            "share_used": max(round(dl.share_used(r, now), 3), 0.0)})
+    return found
 
 
 # --- the sweep ----------------------------------------------------------------------------

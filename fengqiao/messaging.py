@@ -88,7 +88,15 @@ def queue_depth(connection, queue):
 
 class ParkingQueueConsumer(QueueConsumer):
     """nameko's queue consumer lets kombu decode bodies, and kombu acks (drops) what it cannot
-    decode. Here each handler decodes for itself and parks an undecodable message instead."""
+    decode. Here each handler decodes for itself and parks an undecodable message instead; and
+    it stops in a tenth of a second rather than two."""
+
+    # How often the consuming loop wakes when no message comes, to cancel consumers and stop:
+    # kombu's default second made every service (and test) take two seconds to stop.
+    WAKE_SECONDS = 0.1
+
+    def consume(self, *args, **kwargs):
+        return super().consume(*args, safety_interval=self.WAKE_SECONDS, **kwargs)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
