@@ -6,6 +6,7 @@ carry a token derived from the session (CSRF). Layout and words are in templates
 pages show is worked out in views.py."""
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
@@ -45,6 +46,7 @@ URLS = Map([
     Rule("/login", endpoint="login", methods=["GET", "POST"]),
     Rule("/logout", endpoint="logout", methods=["POST"]),
     Rule("/window", endpoint="window", methods=["GET", "POST"]),
+    Rule("/window/repeat-check", endpoint="repeat_check", methods=["POST"]),
     Rule("/receipt/<number>", endpoint="receipt"),
     Rule("/desk", endpoint="desk"),
     Rule("/cases/<number>", endpoint="case"),
@@ -202,6 +204,27 @@ class Console:
         return self.render(request, "window.html", status=400 if errors or summary else 200, guide=guide,
                            places=self._places(request.who), values=values, errors=errors, summary=summary,
                            idempotency_key=values.get("idempotency_key") or str(uuid.uuid4()))
+
+    def on_repeat_check(self, request):
+        """The window's live repeat check (查重), asked by its script as the clerk types: JSON
+        for the script, never a page; a form not yet checkable (or refused) is no repeat."""
+        def check(request, api):
+            probe = views.repeat_probe(request.form.items(multi=True))
+            answer = {"repeat": False, "case": None}
+            if probe is not None:
+                try:
+                    _, answer = api.post("intake", "/cases/repeat-check", probe)
+                except ApiError as exc:
+                    if exc.status != 400:
+                        raise
+            found = answer["case"]
+            return Response(json.dumps({
+                "repeat": answer["repeat"], "number": found and found["number"], "subject": found and found["subject"],
+                "registered": found and views.local_time(found["registered_at"], self.zone),
+                "repeat_count": found and found["repeat_count"],
+                "url": found and request.url_for("case", number=found["number"])}, ensure_ascii=False),
+                mimetype="application/json")
+        return self._page(request, check)
 
     def on_receipt(self, request, number):
         return self._page(request, lambda request, api: self.render(

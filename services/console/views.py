@@ -140,6 +140,17 @@ def registration(form):
     return body
 
 
+def repeat_probe(form):
+    """intake's repeat check (查重) from the window's form as typed so far: the place, the
+    category and each petitioner's ID number and phone; None while there is nothing to ask."""
+    body = registration(form)
+    people = [{k: p[k] for k in ("id_number", "phone") if p.get(k)} for p in body.get("petitioners") or []]
+    people = [p for p in people if p]
+    if not (body.get("location") and body.get("category") and people):
+        return None
+    return {"location": body["location"], "category": body["category"], "petitioners": people}
+
+
 # --- a case's actions ----------------------------------------------------------------------------
 
 # Each action staff may take on a case page: routing's path, the statuses in which the page

@@ -28,13 +28,9 @@ class Rejected(Invalid):
 
 def new_case(county, registration, now=None):
     """A case ready to be numbered and stored, or Rejected naming each bad field."""
-    errors = {}
+    errors = _matter_problems(county, registration["location"], registration["category"])
     node = county.nodes.get(registration["location"])
-    if node is None or node.level == "county":
-        errors["location"] = "not a township, village or grid of this county"
     category = county.categories.get(registration["category"])
-    if category is None:
-        errors["category"] = f"unknown category; known: {', '.join(county.categories)}"
     errors.update(_channel_problems(county, registration))
     if category is not None:
         errors.update(_classification_problems(county, category, registration))
@@ -114,6 +110,30 @@ def _guidance(county, category, guided):
         return None
     return {"route": guided["route"], "label": county.lawful_routes[guided["route"]]["label"],
             "legal_basis": category["legal_basis"], "note": guided.get("note")}
+
+
+def _matter_problems(county, location, category):
+    errors = {}
+    node = county.nodes.get(location)
+    if node is None or node.level == "county":
+        errors["location"] = "not a township, village or grid of this county"
+    if category not in county.categories:
+        errors["category"] = f"unknown category; known: {', '.join(county.categories)}"
+    return errors
+
+
+def repeat_probe(county, location, category, petitioners):
+    """What a repeat check (查重) asks: the place two matters count as the same at, the
+    category, and the people by ID number and phone as registering would store them; or
+    Rejected. Registering links a petition of any of these people on this matter to the case
+    already open (重复信访)."""
+    errors = _matter_problems(county, location, category)
+    people = [_normalized({"name": "", **p}) for p in petitioners]
+    if not any(p["id_number"] or p["phone"] for p in people):
+        errors["petitioners"] = "give an ID number or a phone of at least one petitioner"
+    if errors:
+        raise Rejected(errors)
+    return place_of(county, location), category, people
 
 
 def _normalized(p):

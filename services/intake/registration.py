@@ -21,6 +21,20 @@ def seal(petitioner, vault):
     }
 
 
+def fingerprints(people, vault):
+    """The keyed hashes a petitioner's ID number and phone are found by."""
+    return [h for p in people for h in (vault.fingerprint("id", p["id_number"]), vault.fingerprint("phone", p["phone"]))
+            if h]
+
+
+def repeat_of(tx, county, vault, probe, now):
+    """The case a registration of these people on this matter would be linked to as a repeat
+    petition, or None: registering's own rule, read without a lock."""
+    place, category, people = domain.repeat_probe(county, probe["location"], probe["category"], probe["petitioners"])
+    return store.earlier_case_of(tx, fingerprints(people, vault), category, place,
+                                 domain.repeat_window_start(county, now), lock=False)
+
+
 def register(tx, county, vault, registration, correlationid=None, idempotency_key=None):
     """Returns {id, number, outcome, collective, repeat_count}; raises domain.Rejected."""
     case = domain.new_case(county, registration)
@@ -36,7 +50,7 @@ def register(tx, county, vault, registration, correlationid=None, idempotency_ke
     if registration.get("reception_id") is not None:  # received by a leader on reception day (领导接访)
         case["details"]["reception"] = reception.received_at_session(tx, county, registration["reception_id"], case)
     sealed = [seal(p, vault) for p in case["petitioners"]]
-    people = [h for p in sealed for h in (p["id_number_hash"], p["phone_hash"]) if h]
+    people = fingerprints(case["petitioners"], vault)
     if people:
         earlier = store.earlier_case_of(tx, people, case["category"], case["place"],
                                         domain.repeat_window_start(county, case["registered_at"]))

@@ -83,6 +83,37 @@ class RegisteredCaseSchema(Schema):
     repeat_count = fields.Integer()
 
 
+class RepeatCheckPersonSchema(Schema):
+    id_number = Text(load_default=None, validate=_resident_id)
+    phone = Text(load_default=None, validate=_phone)
+
+
+class RepeatCheckSchema(Schema):
+    """A repeat check (查重) at the window, before registering: is one of these people's
+    petition on this matter (category and place) already open?"""
+    location = Text(required=True, metadata={"description": "code of a township, village or grid"})
+    category = Text(required=True, metadata={"description": "a category code of the county file"})
+    petitioners = fields.List(fields.Nested(RepeatCheckPersonSchema), required=True,
+                              validate=validate.Length(min=1, max=500))
+
+
+class RepeatOfSchema(Schema):
+    number = fields.String()
+    subject = fields.String()
+    registered_at = fields.AwareDateTime()
+    repeat_count = fields.Integer()
+
+
+class RepeatCheckResultSchema(Schema):
+    repeat = fields.Boolean(metadata={"description": "registering would link the petition to an open case (重复信访)"})
+    case = fields.Nested(RepeatOfSchema, allow_none=True,
+                         metadata={"description": "that case, when it is yours to see (else null)"})
+
+
+REPEAT_CHECK_EXAMPLE = {"location": "QS01", "category": "land_dispute",
+                        "petitioners": [{"id_number": "110101199003074514", "phone": "13800138000"}]}
+
+
 class MaskedPetitionerSchema(Schema):
     name = fields.String()
     id_number = fields.String(allow_none=True, metadata={"description": "masked: last 4 digits"})

@@ -19,7 +19,8 @@ from services.intake.schemas import (
     AppointmentSchema, CaseRegistrationSchema, CaseSchema, ClusterSchema, ClustersQuery, ContactSchema,
     GuideEntrySchema, GuideQuery, LedgerImportQuerySchema, LedgerReportSchema, Open311CreatedSchema, Open311Query,
     Open311RequestForm, Open311RequestsQuery, Open311ServiceDefinitionSchema, Open311ServiceRequestSchema,
-    Open311ServiceSchema, ReceptionPublicationSchema, ReceptionSchema, RegisteredCaseSchema, RosterQuery,
+    Open311ServiceSchema, ReceptionPublicationSchema, ReceptionSchema, REPEAT_CHECK_EXAMPLE, RegisteredCaseSchema,
+    RepeatCheckResultSchema, RepeatCheckSchema, RosterQuery,
 )
 
 
@@ -54,6 +55,23 @@ class IntakeService(BackboneService):
                 return registration.register(tx, self.county, self.vault, payload, correlationid, idempotency_key)
         except domain.Rejected as exc:
             raise invalid(exc.errors)
+
+    @route("POST", "/cases/repeat-check", roles=("clerk", "operator"), request_schema=RepeatCheckSchema,
+           response_schema=RepeatCheckResultSchema, example=REPEAT_CHECK_EXAMPLE, personal_data=True,
+           summary="Before registering: would these people's petition on this matter be a repeat of an open"
+                   " case (查重)? Changes nothing; POST keeps ID numbers out of URLs and logs")
+    def check_repeat(self, request):
+        probe = load_body(request, RepeatCheckSchema())
+        self._within_scope(request, probe["location"])
+        try:
+            with self.db.reading() as tx:
+                earlier = registration.repeat_of(tx, self.county, self.vault, probe, datetime.now(timezone.utc))
+        except domain.Rejected as exc:
+            raise invalid(exc.errors)
+        visible = earlier is not None and access.sees(principal(request), self.county, earlier["location"],
+                                                      earlier["channel_class"])
+        return json_response(RepeatCheckResultSchema().dump({"repeat": earlier is not None,
+                                                             "case": earlier if visible else None}))
 
     @route("GET", "/guide", roles=STAFF, summary="Which lawful route applies to a kind of matter (导访)",
            query_schema=GuideQuery, response_schema=GuideEntrySchema(many=True))

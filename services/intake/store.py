@@ -50,15 +50,16 @@ def case_of_hotline_order(tx, order_id):
                       (order_id,)).fetchone()
 
 
-def earlier_case_of(tx, person_hashes, category, place, since):
+def earlier_case_of(tx, person_hashes, category, place, since, lock=True):
     """The earliest case since `since` on the same matter (category and place) with one of
-    these people among its petitioners; locked, as a repeat is about to be counted on it."""
+    these people among its petitioners; locked when a repeat is about to be counted on it."""
     return tx.execute(
-        "SELECT c.id, c.number, c.repeat_count, c.correlationid, c.channel_class FROM cases c"
+        "SELECT c.id, c.number, c.repeat_count, c.correlationid, c.channel_class, c.location, c.subject,"
+        " c.registered_at FROM cases c"
         " WHERE c.category = %s AND c.place = %s AND c.registered_at >= %s AND EXISTS ("
         "   SELECT 1 FROM petitioners p WHERE p.case_id = c.id"
         "   AND (p.id_number_hash = ANY(%s) OR p.phone_hash = ANY(%s)))"
-        " ORDER BY c.registered_at LIMIT 1 FOR UPDATE",
+        " ORDER BY c.registered_at LIMIT 1" + (" FOR UPDATE" if lock else ""),
         (category, place, since, person_hashes, person_hashes),
     ).fetchone()
 

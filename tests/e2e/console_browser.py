@@ -144,15 +144,17 @@ def walk(browser, base):
     assert status == 400
     sign_out(page)
 
-    dispatch(page, base)
+    dispatch(page, base, number)
     mediate(page, base)
     assert not errors, errors
 
 
-def dispatch(page, base):
-    """A case the body returns goes back to the window's dispatcher, who re-routes it; the new
-    body signs, blows the whistle for the police station, which reports (报到), and raises the
-    case's risk. Each person sees only the actions their role allows."""
+def dispatch(page, base, first):
+    """The same petitioner back at the window on the same matter is flagged as a repeat of the
+    first case as the clerk types. A case the body returns goes back to the window's
+    dispatcher, who re-routes it; the new body signs, blows the whistle for the police station,
+    which reports (报到), and raises the case's risk. Each person sees only the actions their
+    role allows."""
     registered = requests.post(f"{base}/intake/cases", headers={"Authorization": f"Bearer {token('clerk')}"}, json={
         "channel": "visit", "location": "QS01", "category": "heating", "subject": "楼道暖气片漏水",
         "description": "楼道暖气片漏水结冰，老人出行不便。", "petitioners": [{"name": "赵某某", "phone": "13800138001"}]},
@@ -172,6 +174,16 @@ def dispatch(page, base):
     sign_out(page)
 
     sign_in(page, base, "clerk")
+    page.wait_for_url(re.compile(r"/window$"))
+    page.select_option("#location", "QS01")
+    page.select_option("#category", "heating")
+    page.fill('[name="petitioners.0.id_number"]', "110101199003074514")
+    page.wait_for_selector("#repeat:not([hidden])")
+    assert page.text_content('#repeat [data-repeat="link"]') == first
+    assert "冬季供暖温度不达标" in page.text_content("#repeat")
+    shot(page, "window-repeat")
+    page.select_option("#category", "neighbour_dispute")  # another matter: no repeat
+    page.wait_for_selector("#repeat", state="hidden")
     page.goto(f"{base}/desk")
     page.click(f'[data-section="returned"] a:text("{number}")')
     page.click("#fold-assign summary")

@@ -141,3 +141,33 @@ def test_hostile_requests_get_problems_not_500s(intake):
     deep = requests.post(f"{intake.base}/cases", data="[" * 100000,
                          headers={**token("clerk"), "Content-Type": "application/json"})
     assert deep.status_code == 400 and deep.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_repeat_check_says_what_registering_would_do_and_changes_nothing(intake):
+    def check(body, **scope):
+        return requests.post(f"{intake.base}/cases/repeat-check", json=body, headers=token("clerk", **scope))
+
+    probe = {"location": "QS01", "category": "land_dispute", "petitioners": [{"phone": "+86 13800138000"}]}
+    assert check(probe).json() == {"repeat": False, "case": None}
+    first = intake(VISIT).json()  # at a grid of 柳湾村: the same place as the village
+    found = check(probe).json()
+    assert found["repeat"] and found["case"]["number"] == first["number"] and found["case"]["subject"] == "地界争议"
+    assert check({**probe, "category": "neighbour_dispute"}).json()["repeat"] is False
+    assert check({**probe, "petitioners": [{"id_number": "110101198505121232"}]}).json()["repeat"] is False
+    # a discipline report of the same person is a repeat too, but a clerk is not shown which case
+    report = {**VISIT, "category": "cadre_misconduct", "channel": "letter"}
+    assert intake(report).status_code == 201
+    hidden = check({**probe, "category": "cadre_misconduct"}).json()
+    assert hidden == {"repeat": True, "case": None}
+    assert check(probe, scope="BY").status_code == 403  # a place outside the clerk's jurisdiction
+    assert requests.post(f"{intake.base}/cases/repeat-check", json=probe,
+                         headers=token("handler")).status_code == 403
+    bad = check({"location": "QS01", "category": "land_dispute", "petitioners": [{"id_number": "123"}]})
+    assert bad.status_code == 400 and [e["field"] for e in bad.json()["errors"]] == ["petitioners.0.id_number"]
+    bad = check({"location": "XX", "category": "nope", "petitioners": [{}]})
+    assert {e["field"] for e in bad.json()["errors"]} == {"location", "category", "petitioners"}
+    # nothing counted, nothing emitted; each answered check is in the audit log, without the phone
+    assert [r["repeat_count"] for r in intake.rows("SELECT repeat_count FROM cases")] == [0, 0]
+    assert "case.repeat_linked" not in [e["type"] for e in outbox(intake)]
+    audited = intake.rows("SELECT action, target, details::text AS details FROM audit_log WHERE action LIKE '%%repeat%%'")
+    assert len(audited) == 5 and all("13800138000" not in r["details"] + r["target"] for r in audited)

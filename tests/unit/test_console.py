@@ -331,3 +331,13 @@ def test_a_form_for_an_action_mediation_does_not_have_is_not_found(browser):
 def test_no_page_sits_under_a_prefix_the_gateway_gives_a_service():
     prefixes = {rule.rule.split("/")[1] for rule in console_app.URLS.iter_rules()}
     assert "mediate" in prefixes and not prefixes & set(config.SERVICES)  # /mediation/… is mediation's API
+
+
+def test_the_window_asks_for_a_repeat_check_only_with_a_place_a_category_and_a_person():
+    typed = [("csrf", "x"), ("channel", "visit"), ("location", "QS01"), ("category", "heating"), ("subject", "供暖"),
+             ("petitioners.0.name", "李某某"), ("petitioners.0.id_number", "110101199003074514"),
+             ("petitioners.0.phone", ""), ("petitioners.1.phone", "13800138000"), ("petitioners.2.name", "王某某")]
+    assert views.repeat_probe(typed) == {"location": "QS01", "category": "heating", "petitioners": [
+        {"id_number": "110101199003074514"}, {"phone": "13800138000"}]}
+    assert views.repeat_probe([p for p in typed if p[0] != "category"]) is None
+    assert views.repeat_probe([p for p in typed if "id_number" not in p[0] and "phone" not in p[0]]) is None

@@ -1,6 +1,7 @@
 // The console's only script, served by the console itself (no CDN): live checks at the window
-// as the clerk types, the lawful-route guide for the chosen category, the channel's own block,
-// more petitioners on demand, and printing the receipt. The services check everything again.
+// as the clerk types, the repeat check, the lawful-route guide for the chosen category, the
+// channel's own block, more petitioners on demand, and printing the receipt. The services check
+// everything again.
 "use strict";
 
 // GB 11643: weights of the first 17 digits and the check character for each sum mod 11.
@@ -68,6 +69,54 @@ function clearRefusal(input) {
   if (refusal) refusal.remove();
 }
 
+// The repeat check (查重): once a place, a category and a well-formed ID number or phone are
+// typed, intake is asked whether registering would link to a case already open. Only a help:
+// registering decides, so a failed check just shows nothing.
+let repeatTimer = null, lastProbe = null;
+
+function repeatProbe(form) {
+  const data = new URLSearchParams();
+  let person = false;
+  for (const [name, value] of new FormData(form)) {
+    const input = form.elements[name];
+    const check = input && input.dataset && input.dataset.check;
+    if (check) {
+      if (!value.trim() || CHECKS[check](value.trim())) continue;
+      person = true;
+    } else if (!["csrf", "location", "category"].includes(name)) continue;
+    data.append(name, value);
+  }
+  return person && data.get("category") ? data : null;
+}
+
+function checkRepeat(form) {
+  clearTimeout(repeatTimer);
+  repeatTimer = setTimeout(async () => {
+    const box = document.getElementById("repeat");
+    const probe = repeatProbe(form);
+    if (probe && probe.toString() === lastProbe) return;
+    lastProbe = probe && probe.toString();
+    let found = {repeat: false};
+    if (probe) {
+      try {
+        const r = await fetch(box.dataset.checkUrl, {method: "POST", body: probe, credentials: "same-origin"});
+        if (r.ok && (r.headers.get("Content-Type") || "").startsWith("application/json")) found = await r.json();
+      } catch (e) { /* no answer: no notice */ }
+    }
+    box.hidden = !found.repeat;
+    box.querySelector('[data-repeat="known"]').hidden = !found.number;
+    box.querySelector('[data-repeat="hidden"]').hidden = !!found.number;
+    if (found.number) {
+      const link = box.querySelector('[data-repeat="link"]');
+      link.textContent = found.number;
+      link.href = found.url;
+      box.querySelector('[data-repeat="subject"]').textContent = found.subject;
+      box.querySelector('[data-repeat="registered"]').textContent = found.registered;
+      box.querySelector('[data-repeat="count"]').textContent = found.repeat_count;
+    }
+  }, 400);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const input of document.querySelectorAll("form input, form select, form textarea")) {
     input.addEventListener("input", () => clearRefusal(input));
@@ -90,4 +139,14 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   if (document.querySelector("fieldset.petitioner")) showPetitioners();
   for (const button of document.querySelectorAll("[data-print]")) button.addEventListener("click", () => window.print());
+  const register = document.getElementById("register");
+  if (register && document.getElementById("repeat")) {
+    register.addEventListener("input", (e) => {
+      if (/^(location|category|petitioners\.\d+\.(id_number|phone))$/.test(e.target.name)) checkRepeat(register);
+    });
+    register.addEventListener("change", (e) => {
+      if (e.target.tagName === "SELECT") checkRepeat(register);
+    });
+    checkRepeat(register);
+  }
 });
