@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PRINCIPAL_KEY = "fengqiao.principal"
 AUDITED_KEY = "fengqiao.audited"  # set once the request's command has its audit entry
+AUDIT_DETAILS_KEY = "fengqiao.audit_details"
 
 
 class Problem(Exception):
@@ -125,6 +126,11 @@ def principal(request):
     return request.environ[PRINCIPAL_KEY]
 
 
+def note_for_audit(request, **details):
+    """What a read's audit entry should say beyond its path: whom it looked up, what it showed."""
+    request.environ.setdefault(AUDIT_DETAILS_KEY, {}).update(details)
+
+
 def _refuse_nul(request):
     """A NUL in a path or query value can reach no valid record (and PostgreSQL refuses it)."""
     values = list(request.path_values.values()) + list(request.args.values())
@@ -207,7 +213,7 @@ class Route(HttpRequestHandler):
         if self.method == "GET" and not self.personal_data or request.environ.get(AUDITED_KEY):
             return
         database = next(d for d in self.container.dependencies if hasattr(d, "audit"))
-        database.audit(request, {"status": response.status_code})
+        database.audit(request, {"status": response.status_code, **request.environ.get(AUDIT_DETAILS_KEY, {})})
 
     def _authenticate(self, request):
         config = self.container.config

@@ -264,8 +264,9 @@ class Console:
         story = self._timeline(api, number)
         return self.render(
             request, "case.html", status=status, case=handling, registered=registered, story=story,
-            actions=views.actions_for(handling["status"], request.who.roles),
-            whistles=views.whistles_to_answer(handling, request.who.roles), failed_action=failed_action,
+            actions=views.actions_for(handling, request.who.roles),
+            whistles=views.whistles_to_answer(handling, request.who.roles, self._own_body(request.who)),
+            failed_action=failed_action,
             errors=errors or {}, summary=summary,
             values=values or {}, done=request.args.get("done"), bodies=self._bodies_near(handling["location"]),
             approvers=self._leaders_over(handling["location"]),
@@ -346,7 +347,7 @@ class Console:
             }
             return self.render(request, "wall.html", indicators=now.result(), figures=figures,
                                backlog=backlog.result(), hotspots=hotspots.result(), overdue=overdue.result()[:20],
-                               red=red.result(), period=kind, since=since)
+                               red=red.result(), period=kind)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -411,6 +412,10 @@ class Console:
     def _person_name(self, staff_id):
         person = self.county.person(staff_id)
         return person.name if person else staff_id
+
+    def _own_body(self, who):
+        person = self.county.person(who.subject)
+        return person.body if person else None
 
     def _body_name(self, code):
         body = self.county.bodies.get(code)

@@ -173,7 +173,9 @@ ACTIONS = {
                "fields": ("days", "approver", "reason")},
     "whistles": {"label": "吹哨", "statuses": ("signed", "in_progress", "suspended"), "roles": HANDLERS,
                  "fields": ("bodies", "reason")},
-    "escalate": {"label": "上报", "statuses": HANDLING, "roles": HANDLERS, "fields": ("reason",)},
+    # not a returned case: the dispatcher re-routes it (and after two returns, the director)
+    "escalate": {"label": "上报", "statuses": ("assigned", "signed", "in_progress", "suspended"), "roles": HANDLERS,
+                 "fields": ("reason",)},
     "risk": {"label": "调整风险等级", "statuses": HANDLING + ("resolved", "followed_up", "under_review"),
              "roles": ("handler", "leader", "supervisor"), "fields": ("level", "reason")},
     "follow-up": {"label": "回访", "statuses": ("resolved",), "roles": ("clerk", "handler"), "fields": ("rating", "note")},
@@ -190,17 +192,25 @@ REVIEW_DECISIONS = {"upheld": "维持原处理意见", "redo": "重新办理"}
 LIST_FIELDS = {"bodies": r"[,，、\s]+", "attendees": r"[,，、;；\n]+"}
 
 
-def actions_for(status, roles):
-    """The actions a case in `status` offers a person with `roles`, in the order of ACTIONS."""
-    return [name for name, a in ACTIONS.items() if status in a["statuses"] and set(roles) & set(a["roles"])]
+def actions_for(case, roles):
+    """The actions a case offers a person with `roles`, in the order of ACTIONS: those its
+    status allows (a review only for an unsatisfied petitioner)."""
+    unsatisfied = (case.get("follow_up") or {}).get("rating") == "unsatisfied"
+    return [name for name, a in ACTIONS.items() if case["status"] in a["statuses"] and set(roles) & set(a["roles"])
+            and (name != "review-request" or unsatisfied)]
 
 
-def whistles_to_answer(case, roles):
-    """The case's open whistles with the bodies still to report, if the person may report."""
+def whistles_to_answer(case, roles, own_body):
+    """The case's open whistles with the bodies still to report that the person may report
+    for: their own body; a leader, any (on its behalf)."""
     if case["status"] not in HANDLING or not set(roles) & set(WHISTLE_REPORT["roles"]):
         return []
-    return [{**w, "waiting": [b for b, at in w["reports"].items() if at is None]}
-            for w in case.get("whistles") or [] if w["status"] == "open"]
+    found = []
+    for w in case.get("whistles") or []:
+        waiting = [b for b, at in w["reports"].items() if at is None and ("leader" in roles or b == own_body)]
+        if w["status"] == "open" and waiting:
+            found.append({**w, "waiting": waiting})
+    return found
 
 
 def action_body(action, form):
@@ -264,7 +274,7 @@ def urgency(case):
 
 
 SECTIONS = (("to_sign", "新交办，待签收或退回"), ("returned", "已退回或无法自动交办，待改派"), ("overdue", "已超期"),
-            ("due_soon", "即将到期"), ("handling", "办理中"), ("after", "已办结，待回访、复查复核或结案"))
+            ("due_soon", "即将到期"), ("handling", "办理中"), ("after", "已办结或不予受理，待回访、复查复核或结案"))
 
 
 def queue_sections(cases):

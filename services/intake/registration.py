@@ -28,11 +28,12 @@ def fingerprints(people, vault):
 
 
 def repeat_of(tx, county, vault, probe, now):
-    """The case a registration of these people on this matter would be linked to as a repeat
-    petition, or None: registering's own rule, read without a lock."""
+    """(the people's fingerprints, the case a registration of them on this matter would be
+    linked to as a repeat petition, or None): registering's own rule, read without a lock."""
     place, category, people = domain.repeat_probe(county, probe["location"], probe["category"], probe["petitioners"])
-    return store.earlier_case_of(tx, fingerprints(people, vault), category, place,
-                                 domain.repeat_window_start(county, now), lock=False)
+    hashes = fingerprints(people, vault)
+    return hashes, store.earlier_case_of(tx, hashes, category, place, domain.repeat_window_start(county, now),
+                                         lock=False)
 
 
 def register(tx, county, vault, registration, correlationid=None, idempotency_key=None):

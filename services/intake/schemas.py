@@ -89,8 +89,8 @@ class RepeatCheckPersonSchema(Schema):
 
 
 class RepeatCheckSchema(Schema):
-    """A repeat check (查重) at the window, before registering: is one of these people's
-    petition on this matter (category and place) already open?"""
+    """A repeat check (查重) at the window, before registering: did one of these people
+    petition on this matter (category and place) within the repeat window?"""
     location = Text(required=True, metadata={"description": "code of a township, village or grid"})
     category = Text(required=True, metadata={"description": "a category code of the county file"})
     petitioners = fields.List(fields.Nested(RepeatCheckPersonSchema), required=True,
@@ -105,9 +105,9 @@ class RepeatOfSchema(Schema):
 
 
 class RepeatCheckResultSchema(Schema):
-    repeat = fields.Boolean(metadata={"description": "registering would link the petition to an open case (重复信访)"})
-    case = fields.Nested(RepeatOfSchema, allow_none=True,
-                         metadata={"description": "that case, when it is yours to see (else null)"})
+    repeat = fields.Boolean(metadata={"description": "registering would link the petition to a case of the repeat"
+                                                     " window that you may see (重复信访)"})
+    case = fields.Nested(RepeatOfSchema, allow_none=True, metadata={"description": "that case, or null"})
 
 
 REPEAT_CHECK_EXAMPLE = {"location": "QS01", "category": "land_dispute",

@@ -10,7 +10,9 @@ from fengqiao.auth import STAFF
 from fengqiao.county import CountyConfig
 from fengqiao.messaging import event_handler
 from fengqiao.service import BackboneService
-from fengqiao.web import Problem, invalid, json_response, load_body, load_query, principal, refusals_as_problems, route
+from fengqiao.web import (
+    Problem, invalid, json_response, load_body, load_query, note_for_audit, principal, refusals_as_problems, route,
+)
 from services.intake import domain, guide, ledger, open311, reception, reception_store, registration, store
 from services.intake.dependencies import PersonalDataVault
 from services.intake.open311_web import json_only, load_call, load_form, open311_route
@@ -58,20 +60,25 @@ class IntakeService(BackboneService):
 
     @route("POST", "/cases/repeat-check", roles=("clerk", "operator"), request_schema=RepeatCheckSchema,
            response_schema=RepeatCheckResultSchema, example=REPEAT_CHECK_EXAMPLE, personal_data=True,
-           summary="Before registering: would these people's petition on this matter be a repeat of an open"
-                   " case (查重)? Changes nothing; POST keeps ID numbers out of URLs and logs")
+           summary="Before registering: would these people's petition on this matter be linked to a case of the"
+                   " repeat window (查重)? Only cases you may see count. Changes nothing; POST keeps ID numbers"
+                   " out of URLs and logs")
     def check_repeat(self, request):
         probe = load_body(request, RepeatCheckSchema())
         self._within_scope(request, probe["location"])
         try:
             with self.db.reading() as tx:
-                earlier = registration.repeat_of(tx, self.county, self.vault, probe, datetime.now(timezone.utc))
+                people, earlier = registration.repeat_of(tx, self.county, self.vault, probe,
+                                                         datetime.now(timezone.utc))
         except domain.Rejected as exc:
             raise invalid(exc.errors)
-        visible = earlier is not None and access.sees(principal(request), self.county, earlier["location"],
-                                                      earlier["channel_class"])
-        return json_response(RepeatCheckResultSchema().dump({"repeat": earlier is not None,
-                                                             "case": earlier if visible else None}))
+        # A case the caller may not see is not told of, not even that it exists: a clerk must
+        # not learn by asking who filed a discipline report (纪检举报).
+        if earlier is not None and not access.sees(principal(request), self.county, earlier["location"],
+                                                   earlier["channel_class"]):
+            earlier = None
+        note_for_audit(request, people=people, shown=earlier and earlier["number"])
+        return json_response(RepeatCheckResultSchema().dump({"repeat": earlier is not None, "case": earlier}))
 
     @route("GET", "/guide", roles=STAFF, summary="Which lawful route applies to a kind of matter (导访)",
            query_schema=GuideQuery, response_schema=GuideEntrySchema(many=True))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from fengqiao import access
 from fengqiao.auth import Principal
-from fengqiao.facts import Fact, Invalid, Refused, require
+from fengqiao.facts import Fact, Forbidden, Invalid, Refused, require
 from services.routing import rules as routing_rules
 
 OUTCOMES = {  # 三到位一处理: each resolution is one of these, with its written reply
@@ -342,9 +342,13 @@ def raise_whistle(case, county, body_codes, reason, who, now):
                           reason=reason, raised_by=who.subject)]
 
 
-def answer_whistle(case, whistle, body_code, who, now):
-    """A named body reports; when all have, the whistle is answered."""
+def answer_whistle(case, county, whistle, body_code, who, now):
+    """A named body reports; when all have, the whistle is answered. A body reports for itself
+    (its own staff); a leader may record a report on its behalf."""
     require(case, *HANDLING, doing="report to a whistle on")
+    person = county.person(who.subject)
+    if not who.has_any(("leader",)) and (person is None or person.body != body_code):
+        raise Forbidden(f"a body reports for itself: {who.subject} is not of {body_code}")
     if whistle["status"] != "open":
         raise Refused(f"the whistle is {whistle['status']}")
     if body_code not in whistle["reports"]:

@@ -106,8 +106,9 @@ class CaseSchema(Schema):
                                                                       "file_number, outcome, guided_to"})
 
 
-# Statuses that need no more handling: a desk's queue leaves them out unless asked for by name.
-FINISHED = ("closed", "not_accepted")
+# Statuses that need no more handling: a desk's queue leaves them out unless asked for by name
+# (a case not accepted still waits to be closed, so it stays).
+FINISHED = ("closed",)
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="a code of the county file (letters, digits, _ and -)")
 
 

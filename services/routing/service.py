@@ -248,13 +248,13 @@ class RoutingService(BackboneService):
 
     @route("POST", "/cases/<number>/whistles/<whistle_id>/report", roles=HANDLERS, request_schema=WhistleReportSchema,
            example=EXAMPLES["whistle_report"], response_schema=CaseSchema,
-           summary="A named body reports (报到) to the whistle")
+           summary="A named body reports (报到) to the whistle: its own staff, or a leader on its behalf")
     def report_to_whistle(self, request, number, whistle_id):
         body = load_body(request, WhistleReportSchema())
 
         def work(tx, case, now):
             whistle = self._whistle_of(tx, case, whistle_id)
-            facts = domain.answer_whistle(case, whistle, body["body"], principal(request), now)
+            facts = domain.answer_whistle(case, self.county, whistle, body["body"], principal(request), now)
             store.save_whistle(tx, whistle)
             if whistle["status"] == "answered":
                 deadline_store.stop(tx, whistle["id"], "whistle_report", now)

@@ -152,9 +152,9 @@ def walk(browser, base):
 def dispatch(page, base, first):
     """The same petitioner back at the window on the same matter is flagged as a repeat of the
     first case as the clerk types. A case the body returns goes back to the window's
-    dispatcher, who re-routes it; the new body signs, blows the whistle for the police station,
-    which reports (报到), and raises the case's risk. Each person sees only the actions their
-    role allows."""
+    dispatcher, who re-routes it; the new body signs, blows the whistle for the police station
+    and raises the case's risk; an officer of the police station reports (报到). Each person
+    sees only the actions their role (and body) allows."""
     registered = requests.post(f"{base}/intake/cases", headers={"Authorization": f"Bearer {token('clerk')}"}, json={
         "channel": "visit", "location": "QS01", "category": "heating", "subject": "楼道暖气片漏水",
         "description": "楼道暖气片漏水结冰，老人出行不便。", "petitioners": [{"name": "赵某某", "phone": "13800138001"}]},
@@ -203,13 +203,18 @@ def dispatch(page, base, first):
     page.fill("#act-whistles-reason", "结冰路段须派出所协助疏导。")
     page.click('button[data-action="whistles"]')
     assert "未报到" in page.text_content(".whistles")
-    page.click('button[data-action="report"]')
-    assert "已全部报到" in page.text_content(".whistles")
+    assert not page.locator('button[data-action="report"]').count()  # the police report for themselves
     page.click("#fold-risk summary")
     page.select_option("#act-risk-level", "yellow")
     page.fill("#act-risk-reason", "涉及老人安全。")
     page.click('button[data-action="risk"]')
     assert "黄色" in page.text_content("h1 .badge")
+    sign_out(page)
+
+    sign_in(page, base, "handler", subject="QS-ZHUYB")  # of 清水镇派出所 (QS-POLICE)
+    page.goto(f"{base}/cases/{number}")
+    page.click('button[data-action="report"]')
+    assert "已全部报到" in page.text_content(".whistles")
     shot(page, "case-dispatch")
     sign_out(page)
 

@@ -154,11 +154,10 @@ def test_a_repeat_check_says_what_registering_would_do_and_changes_nothing(intak
     assert found["repeat"] and found["case"]["number"] == first["number"] and found["case"]["subject"] == "地界争议"
     assert check({**probe, "category": "neighbour_dispute"}).json()["repeat"] is False
     assert check({**probe, "petitioners": [{"id_number": "110101198505121232"}]}).json()["repeat"] is False
-    # a discipline report of the same person is a repeat too, but a clerk is not shown which case
+    # a discipline report of the same person: a clerk cannot learn by asking that it exists
     report = {**VISIT, "category": "cadre_misconduct", "channel": "letter"}
     assert intake(report).status_code == 201
-    hidden = check({**probe, "category": "cadre_misconduct"}).json()
-    assert hidden == {"repeat": True, "case": None}
+    assert check({**probe, "category": "cadre_misconduct"}).json() == {"repeat": False, "case": None}
     assert check(probe, scope="BY").status_code == 403  # a place outside the clerk's jurisdiction
     assert requests.post(f"{intake.base}/cases/repeat-check", json=probe,
                          headers=token("handler")).status_code == 403
@@ -166,8 +165,11 @@ def test_a_repeat_check_says_what_registering_would_do_and_changes_nothing(intak
     assert bad.status_code == 400 and [e["field"] for e in bad.json()["errors"]] == ["petitioners.0.id_number"]
     bad = check({"location": "XX", "category": "nope", "petitioners": [{}]})
     assert {e["field"] for e in bad.json()["errors"]} == {"location", "category", "petitioners"}
-    # nothing counted, nothing emitted; each answered check is in the audit log, without the phone
+    # nothing counted, nothing emitted; each answered check is in the audit log with whom it
+    # looked up (keyed fingerprints, not the phone) and which case it showed
     assert [r["repeat_count"] for r in intake.rows("SELECT repeat_count FROM cases")] == [0, 0]
     assert "case.repeat_linked" not in [e["type"] for e in outbox(intake)]
-    audited = intake.rows("SELECT action, target, details::text AS details FROM audit_log WHERE action LIKE '%%repeat%%'")
-    assert len(audited) == 5 and all("13800138000" not in r["details"] + r["target"] for r in audited)
+    audited = intake.rows("SELECT target, details FROM audit_log WHERE action LIKE '%%repeat%%' ORDER BY seq")
+    assert [a["details"]["shown"] for a in audited] == [None, first["number"], None, None, None]
+    looked_up = intake.rows("SELECT phone_hash FROM petitioners")[0]["phone_hash"]
+    assert audited[1]["details"]["people"] == [looked_up] and "13800138000" not in str(audited)

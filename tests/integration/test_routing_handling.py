@@ -25,6 +25,7 @@ def token(*roles, scope="SH", who="tester"):
 
 HANDLER, CLERK, LEADER = token("handler"), token("clerk"), token("leader", who="QS-leader")
 DIRECTOR = token("leader", scope="QS", who="QS-SUNLP")  # the governance-center director of QS
+LAND = token("handler", scope="QS", who="QS-HUGW")  # head of QS's natural-resources office (QS-LAND)
 
 
 def registered(number="QS-2026-000001", case_id=CASE_ID, **over):
@@ -146,7 +147,9 @@ def test_a_whistle_answered_and_one_left_unanswered(routing, amqp_uri):
     raised = post(base, n, "whistles", {"bodies": ["QS-LAND"], "reason": "违建需联合处置"})
     assert raised.status_code == 201, raised.text
     [whistle] = raised.json()["whistles"]
-    assert post(base, n, f"whistles/{whistle['id']}/report", {"body": "QS-LAND"}).json()["whistles"][0]["status"] == "answered"
+    report = f"whistles/{whistle['id']}/report"
+    assert post(base, n, report, {"body": "QS-LAND"}).status_code == 403  # the whistle's own body may not
+    assert post(base, n, report, {"body": "QS-LAND"}, LAND).json()["whistles"][0]["status"] == "answered"
     unanswered = post(base, n, "whistles", {"bodies": ["QS-ENFORCE"], "reason": "需执法大队到场"}).json()["whistles"][1]
     with pool_of(url) as pool, pool.connection() as conn:  # let its window pass
         conn.execute("UPDATE deadlines SET due_at = now() - interval '1 minute', next_alert_at = now() WHERE owner_id = %s", (unanswered["id"],))
@@ -261,5 +264,11 @@ def test_a_desk_s_queue_holds_the_open_cases_of_its_scope_red_first_discipline_r
     assert queue(token("handler", scope="QS")) == ["QS-2026-000001"]  # nothing of another township
     assert set(queue(officer)) == {"QS-2026-000001", "BY-2026-000001", "QS-2026-000002"}
     assert queue(HANDLER, "?risk=red") == ["QS-2026-000001"]
+    # a case not accepted waits in the queue for its closing; a closed one leaves it
+    post(base, "BY-2026-000001", "sign")
+    assert post(base, "BY-2026-000001", "not-accept", {"reason": "属诉讼事项", "lawful_route": "people_mediation"}).ok
+    assert "BY-2026-000001" in queue(HANDLER)
+    assert post(base, "BY-2026-000001", "close", headers=CLERK).json()["status"] == "closed"
+    assert "BY-2026-000001" not in queue(HANDLER) and queue(HANDLER, "?status=closed") == ["BY-2026-000001"]
     bad = requests.get(f"{base}/cases?risk=purple&limit=0&body=a%20b", headers=HANDLER)
     assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"risk", "limit", "body"}

@@ -57,7 +57,7 @@ def test_a_refusal_says_why_and_other_problems_say_what_to_do():
 
 @pytest.mark.parametrize("status, roles, offered", [
     ("assigned", ["handler"], {"sign", "return", "escalate", "risk"}),
-    ("returned", ["handler"], {"escalate", "risk"}),
+    ("returned", ["handler"], {"risk"}),  # not sent up by the body that returned it
     ("returned", ["clerk"], {"assign"}),  # the dispatcher re-routes what a body returned
     ("signed", ["handler"], {"accept", "not-accept", "consultations", "whistles", "escalate", "risk"}),
     ("in_progress", ["handler"], {"resolve", "suspend", "consultations", "whistles", "escalate", "risk"}),
@@ -65,13 +65,20 @@ def test_a_refusal_says_why_and_other_problems_say_what_to_do():
     ("in_progress", ["supervisor"], {"risk"}),
     ("suspended", ["handler"], {"resume", "consultations", "whistles", "escalate", "risk"}),
     ("resolved", ["clerk"], {"follow-up"}),
-    ("followed_up", ["clerk"], {"close", "review-request"}),
+    ("followed_up", ["clerk"], {"close", "review-request"}),  # the petitioner was unsatisfied
     ("followed_up", ["handler"], {"risk"}),
     ("under_review", ["leader"], {"review-decision", "risk"}),
+    ("not_accepted", ["clerk"], {"close"}),
     ("closed", ["clerk", "handler", "leader", "supervisor"], set()),
 ])
 def test_a_case_page_offers_what_the_status_allows_and_the_person_may_do(status, roles, offered):
-    assert set(views.actions_for(status, roles)) == offered
+    case = {"status": status, "follow_up": {"rating": "unsatisfied"} if status == "followed_up" else None}
+    assert set(views.actions_for(case, roles)) == offered
+
+
+def test_a_review_is_offered_only_for_an_unsatisfied_petitioner():
+    satisfied = {"status": "followed_up", "follow_up": {"rating": "satisfied"}}
+    assert views.actions_for(satisfied, ["clerk"]) == ["close"]
 
 
 def test_an_action_sends_only_its_own_inputs():
@@ -95,9 +102,13 @@ def test_a_whistle_is_offered_to_answer_with_the_bodies_still_to_report():
     case = {"status": "in_progress", "whistles": [
         {"id": "w1", "status": "open", "reports": {"QS-LAND": "2026-12-01T08:00:00+00:00", "QS-POLICE": None}},
         {"id": "w2", "status": "answered", "reports": {"QS-LAND": "2026-12-01T08:00:00+00:00"}}]}
-    assert [(w["id"], w["waiting"]) for w in views.whistles_to_answer(case, ["handler"])] == [("w1", ["QS-POLICE"])]
-    assert views.whistles_to_answer(case, ["clerk"]) == []
-    assert views.whistles_to_answer({**case, "status": "resolved"}, ["handler"]) == []
+    police = views.whistles_to_answer(case, ["handler"], "QS-POLICE")
+    assert [(w["id"], w["waiting"]) for w in police] == [("w1", ["QS-POLICE"])]
+    assert views.whistles_to_answer(case, ["handler"], "QS-LAND") == []  # reported already; a body for itself
+    assert views.whistles_to_answer(case, ["handler"], None) == []
+    assert [w["waiting"] for w in views.whistles_to_answer(case, ["leader"], None)] == [["QS-POLICE"]]
+    assert views.whistles_to_answer(case, ["clerk"], "QS-POLICE") == []
+    assert views.whistles_to_answer({**case, "status": "resolved"}, ["handler"], "QS-POLICE") == []
 
 
 def _case(number, status="in_progress", risk="blue", used=()):

@@ -9,6 +9,7 @@ from fengqiao.auth import Principal
 from fengqiao.config import REPO_ROOT
 from fengqiao.county import load as load_county
 from fengqiao.deadlines import load as load_deadlines
+from fengqiao.facts import Forbidden
 from services.routing import domain, rules
 
 COUNTY = load_county(REPO_ROOT / "deploy/county/sample-county.yaml")
@@ -18,6 +19,7 @@ HANDLER = Principal("QS01-handler", ("handler",), "QS01")
 CLERK = Principal("QS-clerk", ("clerk",), "QS")
 LEADER = Principal("QS-leader", ("leader",), "QS")
 DIRECTOR = Principal("QS-SUNLP", ("leader",), "QS")  # 综治中心主任 of QS in the sample county
+LAND = Principal("QS-HUGW", ("handler",), "QS")  # 自然资源所所长
 
 
 def registered(**over):
@@ -235,13 +237,22 @@ def test_a_whistle_is_answered_when_every_named_body_has_reported():
     case = in_progress()
     whistle, facts = domain.raise_whistle(case, COUNTY, ["QS-LAND", "QS-ENFORCE"], "违建涉及多部门", HANDLER, T0)
     assert types(facts) == ["case.whistle_raised"] and facts[0].data["bodies"] == ["QS-LAND", "QS-ENFORCE"]
-    assert types(domain.answer_whistle(case, whistle, "QS-LAND", HANDLER, T0)) == ["case.whistle_reported"]
+    assert types(domain.answer_whistle(case, COUNTY, whistle, "QS-LAND", LAND, T0)) == ["case.whistle_reported"]
     with pytest.raises(domain.Refused, match="reported already"):
-        domain.answer_whistle(case, whistle, "QS-LAND", HANDLER, T0)
+        domain.answer_whistle(case, COUNTY, whistle, "QS-LAND", LAND, T0)
     with pytest.raises(domain.Invalid):
-        domain.answer_whistle(case, whistle, "QS-POLICE", HANDLER, T0)
-    last = domain.answer_whistle(case, whistle, "QS-ENFORCE", HANDLER, T0)
+        domain.answer_whistle(case, COUNTY, whistle, "QS-POLICE", LEADER, T0)
+    last = domain.answer_whistle(case, COUNTY, whistle, "QS-ENFORCE", LEADER, T0)  # a leader, on its behalf
     assert types(last) == ["case.whistle_reported", "case.whistle_answered"] and whistle["status"] == "answered"
+
+
+@pytest.mark.parametrize("who", [HANDLER, LAND])  # not in the staff file; of another body
+def test_a_body_reports_for_itself_not_the_body_that_blew_the_whistle(who):
+    case = in_progress()
+    whistle, _ = domain.raise_whistle(case, COUNTY, ["QS-ENFORCE"], "违建", HANDLER, T0)
+    with pytest.raises(Forbidden, match="reports for itself"):
+        domain.answer_whistle(case, COUNTY, whistle, "QS-ENFORCE", who, T0)
+    assert whistle["reports"] == {"QS-ENFORCE": None}
 
 
 # --- the deadlines each step leaves running (the facts fed through the shipped policies) ----------
@@ -364,7 +375,7 @@ def test_whistles_end_with_the_handling_and_take_no_late_reports():
     domain.resolve(case, "demand_met", "答复", HANDLER, T0)
     assert domain.close_whistles(case, [whistle], T0) == [whistle] and whistle["status"] == "closed"
     with pytest.raises(domain.Refused):
-        domain.answer_whistle(case, whistle, "QS-LAND", HANDLER, T0)
+        domain.answer_whistle(case, COUNTY, whistle, "QS-LAND", LAND, T0)
 
 
 def test_a_missed_deadline_escalates_a_case_in_handling_once_and_marks_its_whistle():

@@ -72,7 +72,7 @@ function clearRefusal(input) {
 // The repeat check (查重): once a place, a category and a well-formed ID number or phone are
 // typed, intake is asked whether registering would link to a case already open. Only a help:
 // registering decides, so a failed check just shows nothing.
-let repeatTimer = null, lastProbe = null;
+let repeatTimer = null, lastProbe = null, repeatAsked = 0;
 
 function repeatProbe(form) {
   const data = new URLSearchParams();
@@ -96,6 +96,7 @@ function checkRepeat(form) {
     const probe = repeatProbe(form);
     if (probe && probe.toString() === lastProbe) return;
     lastProbe = probe && probe.toString();
+    const asked = ++repeatAsked;
     let found = {repeat: false};
     if (probe) {
       try {
@@ -103,6 +104,7 @@ function checkRepeat(form) {
         if (r.ok && (r.headers.get("Content-Type") || "").startsWith("application/json")) found = await r.json();
       } catch (e) { /* no answer: no notice */ }
     }
+    if (asked !== repeatAsked) return;  // a later question was asked meanwhile: its answer counts
     box.hidden = !found.repeat;
     box.querySelector('[data-repeat="known"]').hidden = !found.number;
     box.querySelector('[data-repeat="hidden"]').hidden = !!found.number;
