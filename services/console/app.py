@@ -67,6 +67,11 @@ def csrf_token(token):
     return hmac.new(token.encode(), b"fengqiao-console-csrf", hashlib.sha256).hexdigest()
 
 
+def receipt_seal(token, number):
+    """Proof, in the receipt's address, that this session registered the case just now."""
+    return hmac.new(token.encode(), f"fengqiao-console-receipt:{number}".encode(), hashlib.sha256).hexdigest()
+
+
 class Console:
     def __init__(self, settings, county_file):
         self.settings = settings
@@ -200,7 +205,8 @@ class Console:
                 values, errors = request.form, views.field_errors(exc.problem)
                 summary = views.problem_summary(exc.status, exc.problem)
             else:
-                return redirect(request.url_for("receipt", number=answer["number"], outcome=answer["outcome"]))
+                return redirect(request.url_for("receipt", number=answer["number"], outcome=answer["outcome"],
+                                                seal=receipt_seal(request.cookies[TOKEN_COOKIE], answer["number"])))
         guide = api.get("intake", "/guide")
         return self.render(request, "window.html", status=400 if errors or summary else 200, guide=guide,
                            places=self._places(request.who), values=values, errors=errors, summary=summary,
@@ -228,9 +234,21 @@ class Console:
         return self._page(request, check)
 
     def on_receipt(self, request, number):
-        return self._page(request, lambda request, api: self.render(
-            request, "receipt.html", case=api.get("intake", f"/cases/{number}"),
-            outcome=request.args.get("outcome"), printed=datetime.now(timezone.utc).isoformat()))
+        """The receipt (受理回执). A case the clerk registered but may not see (a discipline
+        report, 纪检举报) still gets one, with its number only, when the address carries this
+        session's seal for it."""
+        def receipt(request, api):
+            try:
+                case = api.get("intake", f"/cases/{number}")
+            except ApiError as exc:
+                sealed = hmac.compare_digest(request.args.get("seal", ""),
+                                             receipt_seal(request.cookies[TOKEN_COOKIE], number))
+                if exc.status != 404 or not sealed:
+                    raise
+                case = None
+            return self.render(request, "receipt.html", case=case, number=number, outcome=request.args.get("outcome"),
+                               printed=datetime.now(timezone.utc).isoformat())
+        return self._page(request, receipt)
 
     # --- the desk (工作台) --------------------------------------------------------------------
 

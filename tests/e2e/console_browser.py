@@ -184,6 +184,17 @@ def dispatch(page, base, first):
     shot(page, "window-repeat")
     page.select_option("#category", "neighbour_dispute")  # another matter: no repeat
     page.wait_for_selector("#repeat", state="hidden")
+
+    # A discipline report (纪检举报) gets its receipt, though the clerk may not see the case.
+    page.select_option("#category", "cadre_misconduct")
+    page.fill("#subject", "村干部挪用补偿款")
+    page.fill("#description", "反映村干部挪用征地补偿款。")
+    page.fill('[name="petitioners.0.name"]', "李某某")
+    page.click("#register button[type=submit]")
+    page.wait_for_url(re.compile(r"/receipt/QS-\d{4}-\d{6}"))
+    assert "纪检监察" in page.text_content("#confidential") and "挪用" not in page.content()
+    page.goto(f"{base}/receipt/{page.text_content('#case-number')}")  # without this session's seal
+    assert "找不到" in page.content()
     page.goto(f"{base}/desk")
     page.click(f'[data-section="returned"] a:text("{number}")')
     page.click("#fold-assign summary")
