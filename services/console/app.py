@@ -319,7 +319,7 @@ class Console:
         file = api.get("mediation", f"/files/{number}")
         return self.render(
             request, "mediation_file.html", status=status, file=file, story=self._timeline(api, file["case_number"]),
-            actions=views.file_actions(file["status"]), failed_action=failed_action, errors=errors or {},
+            actions=views.file_actions(file), failed_action=failed_action, errors=errors or {},
             summary=summary, values=values or {}, done=request.args.get("done"),
             routes={c: r["label"] for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")})
 

@@ -358,6 +358,8 @@ FILE_ACTIONS = {
     "session": {"label": "安排调解会", "path": "/sessions", "statuses": IN_HAND, "fields": ("at", "place")},
     "held": {"label": "记录调解会", "path": "/sessions/{session}/held", "statuses": IN_HAND,
              "fields": ("attendance", "minutes")},
+    "cancel": {"label": "取消调解会", "path": "/sessions/{session}/cancel", "statuses": IN_HAND, "fields": ("reason",)},
+    "complexity": {"label": "调整繁简", "path": "/complexity", "statuses": IN_HAND, "fields": ("complexity", "reason")},
     "pause": {"label": "暂停计时", "path": "/pause", "statuses": ("open",), "fields": ("reason", "note")},
     "resume": {"label": "恢复计时", "path": "/resume", "statuses": ("paused",), "fields": ()},
     "agreement": {"label": "达成协议", "path": "/conclude", "statuses": IN_HAND,
@@ -366,11 +368,16 @@ FILE_ACTIONS = {
                      "sends": {"outcome": "no_agreement"}},
     "withdrawn": {"label": "撤回调解", "path": "/conclude", "statuses": IN_HAND, "fields": ("note",),
                   "sends": {"outcome": "withdrawn"}},
+    "performance": {"label": "协议履行回访", "path": "/performance", "statuses": ("concluded",), "fields": ("kept", "note")},
 }
 
 
-def file_actions(status):
-    return [name for name, a in FILE_ACTIONS.items() if status in a["statuses"]]
+def file_actions(file):
+    """The actions a file offers: those its status allows; a concluded agreement's performance
+    check (协议履行回访) once, and nothing else after the end."""
+    agreed = (file.get("outcome") or {}).get("outcome") == "agreement" and not file.get("performance")
+    return [name for name, a in FILE_ACTIONS.items() if file["status"] in a["statuses"]
+            and (name != "performance" or agreed)]
 
 
 def file_command(action, form, zone):
@@ -383,6 +390,8 @@ def file_command(action, form, zone):
     body = nest((k, v) for k, v in pairs if k != "judicial_confirmation")
     if any(k == "judicial_confirmation" for k, _ in pairs):
         body["judicial_confirmation"] = True
+    if "kept" in body:  # a yes/no choice
+        body["kept"] = {"yes": True, "no": False}.get(body["kept"], body["kept"])
     if "at" in body:
         body["at"] = local_moment(body["at"], zone)
     session = next((v for k, v in form if k == "session"), "")

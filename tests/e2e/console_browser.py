@@ -1,7 +1,8 @@
 """The browser's side of tests/e2e/test_web_console.py, run as a process of its own: the test
 process is eventlet-patched (the root conftest.py), under which Playwright's own event loop
 hangs. Headless Debian Chromium at 1366×768 through register → sign → accept → resolve → the
-wall, a returned case re-routed and whistled, then a neighbour dispute mediated to an agreement; each page photographed into
+wall, a returned case re-routed and whistled, then a neighbour dispute mediated to an agreement
+and its performance checked; each page photographed into
 run/screenshots/ (FENGQIAO_SCREENSHOTS: `make screenshots` writes the README's, docs/screenshots/).
 Usage: `python -m tests.e2e.console_browser BASE_URL` (exit status 0 when every check held)."""
 import os
@@ -281,6 +282,10 @@ def mediate(page, base):
     shot(page, "mediation-file")
     page.click('button[data-action="resume"]')
     assert page.text_content("#status") == "调解中"
+    page.click("#fold-complexity summary")  # the appraisal showed it is a complex dispute: 15 days
+    page.fill("#file-complexity-reason", "涉及测绘鉴定，案情复杂。")
+    page.click('button[data-action="complexity"]')
+    assert "复杂" in page.text_content("table.facts")
 
     # Concluded with an agreement: a term without its date is refused beside the field, nothing
     # typed is lost, and with the date it concludes.
@@ -299,6 +304,12 @@ def mediate(page, base):
     with page.expect_download() as download:
         page.click("#agreement-pdf")
     assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+
+    # Later, the visit that asks whether it was kept (协议履行回访).
+    page.select_option("#file-performance-kept", "yes")
+    page.fill("#file-performance-note", "院墙已拆除，通道恢复。")
+    page.click('button[data-action="performance"]')
+    assert "已履行" in page.text_content("#outcome") and not page.locator("form.action").count()
 
 
 if __name__ == "__main__":

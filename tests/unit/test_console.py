@@ -173,13 +173,25 @@ def test_the_form_token_belongs_to_the_session():
 
 # --- mediation (调解) ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, offered", [
-    ("open", {"party", "session", "held", "pause", "agreement", "no-agreement", "withdrawn"}),
-    ("paused", {"party", "session", "held", "resume", "agreement", "no-agreement", "withdrawn"}),
-    ("concluded", set()),
+IN_HAND_ALWAYS = {"party", "session", "held", "cancel", "complexity", "agreement", "no-agreement", "withdrawn"}
+
+
+@pytest.mark.parametrize("file, offered", [
+    ({"status": "open", "outcome": None}, IN_HAND_ALWAYS | {"pause"}),
+    ({"status": "paused", "outcome": None}, IN_HAND_ALWAYS | {"resume"}),
+    ({"status": "concluded", "outcome": {"outcome": "agreement"}, "performance": None}, {"performance"}),
+    ({"status": "concluded", "outcome": {"outcome": "agreement"}, "performance": {"kept": True}}, set()),
+    ({"status": "concluded", "outcome": {"outcome": "no_agreement"}, "performance": None}, set()),
 ])
-def test_a_file_offers_the_actions_its_status_allows(status, offered):
-    assert set(views.file_actions(status)) == offered
+def test_a_file_offers_the_actions_its_status_allows(file, offered):
+    assert set(views.file_actions(file)) == offered
+
+
+def test_a_performance_check_sends_kept_as_yes_or_no_and_a_cancel_names_its_session():
+    assert views.file_command("performance", [("kept", "no"), ("note", "尚未拆除")], ZONE) == \
+        ("/performance", {"kept": False, "note": "尚未拆除"})
+    assert views.file_command("cancel", [("session", "s-1"), ("reason", "当事人生病")], ZONE) == \
+        ("/sessions/s-1/cancel", {"reason": "当事人生病"})
 
 
 def test_a_session_typed_in_county_time_is_sent_with_its_offset():
@@ -323,7 +335,7 @@ def test_a_concluded_file_shows_its_record_and_the_agreement_to_download(browser
     html = browser.get("/mediate/QS-2026-000001-M1").get_data(as_text=True)
     assert "王某某（申请人）" in html and "鉴定：测绘" in html and "李某某：拆除院墙（2026-12-20 前）" in html
     assert 'id="agreement-pdf" href="/mediate/QS-2026-000001-M1/agreement.pdf"' in html
-    assert "卷宗已终结" in html and "时间线稍后生成" in html
+    assert 'data-action="performance"' in html and "时间线稍后生成" in html  # the agreement's check is next
 
 
 def test_the_agreement_pdf_comes_through_the_console_with_the_persons_token(browser):
