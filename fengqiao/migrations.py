@@ -1,13 +1,23 @@
 """Per-service schema migrations: ordered SQL files, each applied once and recorded.
 
 The backbone's own tables (outbox, inbox) come first, then the service's files. An advisory
-lock makes concurrent starts of several replicas apply each file exactly once."""
+lock makes concurrent starts of several replicas apply each file exactly once.
+
+A file runs in one transaction, unless its first line is ONE_BY_ONE: then each statement runs
+on its own, as `CREATE INDEX CONCURRENTLY` must — an index built on a large table of a running
+county without blocking its writes. Such a file must be safe to run again after a failure
+(`IF NOT EXISTS`, `IF EXISTS`): an index whose concurrent build failed is left invalid by
+PostgreSQL, so it is dropped before the statement that builds it runs again."""
+import re
+import time
 from pathlib import Path
 
 import psycopg
 
 BACKBONE_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x46514D47  # "FQMG"
+ONE_BY_ONE = "-- migrate: each statement on its own"
+_CONCURRENT_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
 
 
 def migration_files(service_dir):
@@ -26,7 +36,7 @@ def apply(database_url, service_dir):
     """Apply pending migrations; returns the names applied now."""
     applied_now = []
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        _take_lock(conn)
         try:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -36,10 +46,41 @@ def apply(database_url, service_dir):
             for name, path in migration_files(service_dir):
                 if name in done:
                     continue
-                with conn.transaction():
-                    conn.execute(path.read_text())
+                sql = path.read_text()
+                if sql.startswith(ONE_BY_ONE):
+                    for statement in statements(sql):
+                        _drop_if_invalid(conn, statement)
+                        conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+                else:
+                    with conn.transaction():
+                        conn.execute(sql)
+                        conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                 applied_now.append(name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
+
+
+def _take_lock(conn):
+    """The migrations' advisory lock, asked for again and again rather than waited for: a
+    waiting statement would hold a snapshot, and a concurrent index build waits for every older
+    snapshot to end — while the holder of the lock waits for the build (a deadlock)."""
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+        time.sleep(0.1)
+
+
+def statements(sql):
+    """The statements of a file run one by one: split where a line ends with ";", comment lines
+    dropped (no statement there may hold a ";" at a line's end inside a string)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in re.split(r";[ \t]*$", "\n".join(lines), flags=re.M) if s.strip()]
+
+
+def _drop_if_invalid(conn, statement):
+    """A concurrent index build that failed leaves an invalid index of that name, which `IF NOT
+    EXISTS` would take for done: drop it so that the build runs again."""
+    found = _CONCURRENT_INDEX.search(statement)
+    if found and conn.execute("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                              " WHERE c.relname = %s AND NOT i.indisvalid", (found[1],)).fetchone():
+        conn.execute(f'DROP INDEX CONCURRENTLY "{found[1]}"')

@@ -8,5 +8,3 @@ ALTER TABLE cases
     ADD COLUMN status_at  timestamptz,
     ADD COLUMN agency     text,
     ADD COLUMN agency_at  timestamptz;
--- Open311's GET requests searches by the time a request was made (requested_datetime).
-CREATE INDEX cases_by_received_at ON cases (received_at);
