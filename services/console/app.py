@@ -321,7 +321,8 @@ class Console:
             request, "mediation_file.html", status=status, file=file, story=self._timeline(api, file["case_number"]),
             actions=views.file_actions(file), failed_action=failed_action, errors=errors or {},
             summary=summary, values=values or {}, done=request.args.get("done"),
-            routes={c: r["label"] for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")})
+            routes={c: r["label"] for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")},
+            mediators=[m for b in (file["body"], *file.get("joint_bodies", [])) for m in self.county.mediators_of(b)])
 
     def on_agreement(self, request, number):
         """The agreement (调解协议书) as mediation renders it, fetched with the person's own token."""

@@ -359,6 +359,7 @@ FILE_ACTIONS = {
     "held": {"label": "记录调解会", "path": "/sessions/{session}/held", "statuses": IN_HAND,
              "fields": ("attendance", "minutes")},
     "cancel": {"label": "取消调解会", "path": "/sessions/{session}/cancel", "statuses": IN_HAND, "fields": ("reason",)},
+    "mediators": {"label": "更换调解员", "path": "/mediators", "statuses": IN_HAND, "fields": ("mediators", "reason")},
     "complexity": {"label": "调整繁简", "path": "/complexity", "statuses": IN_HAND, "fields": ("complexity", "reason")},
     "pause": {"label": "暂停计时", "path": "/pause", "statuses": ("open",), "fields": ("reason", "note")},
     "resume": {"label": "恢复计时", "path": "/resume", "statuses": ("paused",), "fields": ()},
@@ -387,7 +388,9 @@ def file_command(action, form, zone):
     not parse is sent as typed, for mediation to name."""
     spec, form = FILE_ACTIONS[action], list(form)
     pairs = [(k, v) for k, v in form if k.split(".")[0] in spec["fields"]]
-    body = nest((k, v) for k, v in pairs if k != "judicial_confirmation")
+    body = nest((k, v) for k, v in pairs if k not in ("judicial_confirmation", "mediators"))
+    if "mediators" in spec["fields"]:  # a multiple choice: the same name once per ticked box
+        body["mediators"] = [v for k, v in pairs if k == "mediators" and v.strip()]
     if any(k == "judicial_confirmation" for k, _ in pairs):
         body["judicial_confirmation"] = True
     if "kept" in body:  # a yes/no choice

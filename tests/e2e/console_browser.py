@@ -286,6 +286,12 @@ def mediate(page, base):
     page.fill("#file-complexity-reason", "涉及测绘鉴定，案情复杂。")
     page.click('button[data-action="complexity"]')
     assert "复杂" in page.text_content("table.facts")
+    page.click("#fold-mediators summary")  # the committee's other mediator joins
+    for box in page.locator('#file-mediators input[name="mediators"]').all():
+        box.check()
+    page.fill("#file-mediators-reason", "案情复杂，增加一名调解员。")
+    page.click('button[data-action="mediators"]')
+    assert "、" in page.text_content("#mediators")
 
     # Concluded with an agreement: a term without its date is refused beside the field, nothing
     # typed is lost, and with the date it concludes.

@@ -173,7 +173,8 @@ def test_the_form_token_belongs_to_the_session():
 
 # --- mediation (调解) ------------------------------------------------------------------------------
 
-IN_HAND_ALWAYS = {"party", "session", "held", "cancel", "complexity", "agreement", "no-agreement", "withdrawn"}
+IN_HAND_ALWAYS = {"party", "session", "held", "cancel", "mediators", "complexity", "agreement", "no-agreement",
+                  "withdrawn"}
 
 
 @pytest.mark.parametrize("file, offered", [
@@ -192,6 +193,8 @@ def test_a_performance_check_sends_kept_as_yes_or_no_and_a_cancel_names_its_sess
         ("/performance", {"kept": False, "note": "尚未拆除"})
     assert views.file_command("cancel", [("session", "s-1"), ("reason", "当事人生病")], ZONE) == \
         ("/sessions/s-1/cancel", {"reason": "当事人生病"})
+    assert views.file_command("mediators", [("mediators", "QS-XUCS"), ("mediators", "QS01-M2"), ("reason", "回避")],
+                              ZONE) == ("/mediators", {"mediators": ["QS-XUCS", "QS01-M2"], "reason": "回避"})
 
 
 def test_a_session_typed_in_county_time_is_sent_with_its_offset():
