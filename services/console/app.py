@@ -67,9 +67,19 @@ def csrf_token(token):
     return hmac.new(token.encode(), b"fengqiao-console-csrf", hashlib.sha256).hexdigest()
 
 
-def receipt_seal(token, number):
-    """Proof, in the receipt's address, that this session registered the case just now."""
-    return hmac.new(token.encode(), f"fengqiao-console-receipt:{number}".encode(), hashlib.sha256).hexdigest()
+RECEIPT_HOURS = 8  # a sealed receipt can be printed again within a working day
+
+
+def receipt_seal(secret, subject, number, kind, issued):
+    """Proof, in the receipt's address, that the console registered the case for this person
+    at `issued` (epoch seconds): keyed by the console's own secret, which no person holds."""
+    message = f"fengqiao-console-receipt:{subject}:{number}:{kind}:{issued}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def same(given, expected):
+    """A value from a request against the one expected, in constant time (as bytes: any text)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 class Console:
@@ -132,8 +142,7 @@ class Console:
         api = self._session(request)
         if api is None:
             raise _Redirect(request.url_for("login", next=request.full_path.rstrip("?")))
-        if request.method == "POST" and not hmac.compare_digest(
-                request.form.get("csrf", ""), csrf_token(request.cookies[TOKEN_COOKIE])):
+        if request.method == "POST" and not same(request.form.get("csrf", ""), csrf_token(request.cookies[TOKEN_COOKIE])):
             raise BadRequest("表单已过期，请刷新页面后再提交")
         return api
 
@@ -147,7 +156,7 @@ class Console:
             token = "".join(request.form.get("token", "").split())
             if token.lower().startswith("bearer"):
                 token = token[6:]
-            if not expected or not hmac.compare_digest(request.form.get("csrf", ""), expected):
+            if not expected or not same(request.form.get("csrf", ""), expected):
                 error = "登录表单已过期，请重新提交"
             else:
                 try:
@@ -205,8 +214,7 @@ class Console:
                 values, errors = request.form, views.field_errors(exc.problem)
                 summary = views.problem_summary(exc.status, exc.problem)
             else:
-                return redirect(request.url_for("receipt", number=answer["number"], outcome=answer["outcome"],
-                                                seal=receipt_seal(request.cookies[TOKEN_COOKIE], answer["number"])))
+                return redirect(self._receipt_url(request, answer, body))
         guide = api.get("intake", "/guide")
         return self.render(request, "window.html", status=400 if errors or summary else 200, guide=guide,
                            places=self._places(request.who), values=values, errors=errors, summary=summary,
@@ -233,17 +241,33 @@ class Console:
                 mimetype="application/json")
         return self._page(request, check)
 
+    def _receipt_url(self, request, answer, registered):
+        """Where the window sends the clerk after registering: the receipt, sealed, so that a
+        case the clerk may not see (a discipline report) still gets its receipt."""
+        proposed = (self.county.categories.get(registered.get("category")) or {}).get("channel_class")
+        discipline = (registered.get("channel_class") or proposed) == access.DISCIPLINE
+        kind, issued = "discipline" if discipline else "case", int(time.time())
+        return request.url_for("receipt", number=answer["number"], outcome=answer["outcome"], kind=kind,
+                               issued=issued, seal=receipt_seal(self.settings.jwt_secret, request.who.subject,
+                                                                answer["number"], kind, issued))
+
+    def _sealed_kind(self, request, number):
+        """The kind of case the window registered for this person, if the address is sealed
+        and fresh; else None."""
+        kind, issued = request.args.get("kind", ""), request.args.get("issued", "")
+        if not issued.isdigit() or time.time() - int(issued) > RECEIPT_HOURS * 3600:
+            return None
+        expected = receipt_seal(self.settings.jwt_secret, request.who.subject, number, kind, issued)
+        return kind if same(request.args.get("seal", ""), expected) else None
+
     def on_receipt(self, request, number):
-        """The receipt (受理回执). A case the clerk registered but may not see (a discipline
-        report, 纪检举报) still gets one, with its number only, when the address carries this
-        session's seal for it."""
+        """The receipt (受理回执). A discipline report (纪检举报) the clerk registered but may not
+        see still gets one, with its number only, when the address carries the console's seal."""
         def receipt(request, api):
             try:
                 case = api.get("intake", f"/cases/{number}")
             except ApiError as exc:
-                sealed = hmac.compare_digest(request.args.get("seal", ""),
-                                             receipt_seal(request.cookies[TOKEN_COOKIE], number))
-                if exc.status != 404 or not sealed:
+                if exc.status != 404 or self._sealed_kind(request, number) != "discipline":
                     raise
                 case = None
             return self.render(request, "receipt.html", case=case, number=number, outcome=request.args.get("outcome"),
@@ -322,7 +346,10 @@ class Console:
             actions=views.file_actions(file), failed_action=failed_action, errors=errors or {},
             summary=summary, values=values or {}, done=request.args.get("done"),
             routes={c: r["label"] for c, r in self.county.lawful_routes.items() if r.get("outside_petitions")},
-            mediators=[m for b in (file["body"], *file.get("joint_bodies", [])) for m in self.county.mediators_of(b)])
+            today=datetime.now(self.zone).date().isoformat(), mediators=list(dict.fromkeys(
+                # the mediating bodies' mediators, and the file's own even if the county file moved them
+                [m.id for b in (file["body"], *file.get("joint_bodies", [])) for m in self.county.mediators_of(b)]
+                + file["mediators"])))
 
     def on_agreement(self, request, number):
         """The agreement (调解协议书) as mediation renders it, fetched with the person's own token."""

@@ -81,3 +81,16 @@ def test_a_failing_file_is_not_recorded_and_leaves_nothing_behind(fresh_database
     assert _scalar(url, "SELECT to_regclass('half') IS NULL")
     _service_dir(tmp_path, {"001_bad.sql": "CREATE TABLE half (x int);"})
     assert migrations.apply(url, service) == ["001_bad.sql"]
+
+
+def test_a_file_run_one_by_one_that_leaves_an_invalid_index_is_not_recorded(fresh_database, tmp_path):
+    quoted = f'{migrations.ONE_BY_ONE}\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "thing_once" ON thing (x);\n'
+    service = _service_dir(tmp_path, {"001_create.sql": "CREATE TABLE thing (x int); INSERT INTO thing VALUES (1), (1);",
+                                      "002_index.sql": quoted})
+    url = fresh_database()
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        migrations.apply(url, service)
+    # a quoted name is not recognised, so IF NOT EXISTS takes the invalid index for done: refused
+    with pytest.raises(RuntimeError, match="left invalid indexes thing_once"):
+        migrations.apply(url, service)
+    assert _scalar(url, "SELECT count(*) FROM schema_migrations WHERE name = '002_index.sql'") == 0

@@ -2,6 +2,7 @@
 services' errors back to the fields in Chinese, the desk's sections, the wall's figures, a
 mediator's files and sessions calendar; and the mediation pages drawn from the services' answers
 (a stand-in for the services, no network)."""
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -288,7 +289,7 @@ FILE = {"number": "QS-2026-000001-M1", "case_number": "QS-2026-000001", "status"
                     "resumed_at": "2026-12-01T03:00:00+00:00"}],
         "outcome": {"outcome": "agreement", "facts": "占用通道", "judicial_confirmation": False,
                     "terms": [{"party": "李某某", "obligation": "拆除院墙", "due": "2026-12-20"}],
-                    "at": "2026-12-03T02:00:00+00:00"}}
+                    "performance_due": "2026-12-20", "at": "2026-12-03T02:00:00+00:00"}}
 
 
 class _Services:
@@ -339,6 +340,7 @@ def test_a_concluded_file_shows_its_record_and_the_agreement_to_download(browser
     assert "王某某（申请人）" in html and "鉴定：测绘" in html and "李某某：拆除院墙（2026-12-20 前）" in html
     assert 'id="agreement-pdf" href="/mediate/QS-2026-000001-M1/agreement.pdf"' in html
     assert 'data-action="performance"' in html and "时间线稍后生成" in html  # the agreement's check is next
+    assert "最迟 2026-12-20 履行完毕" in html
 
 
 def test_the_agreement_pdf_comes_through_the_console_with_the_persons_token(browser):
@@ -367,3 +369,77 @@ def test_the_window_asks_for_a_repeat_check_only_with_a_place_a_category_and_a_p
         {"id_number": "110101199003074514"}, {"phone": "13800138000"}]}
     assert views.repeat_probe([p for p in typed if p[0] != "category"]) is None
     assert views.repeat_probe([p for p in typed if "id_number" not in p[0] and "phone" not in p[0]]) is None
+
+
+class _Intake(_Services):
+    """Intake for the window: registers anything; a case the clerk may not see is not found."""
+    def post(self, service, path, body=None, headers=None):
+        self.asked.append((service, path, body, self.token))
+        return 201, {"number": "QS-2026-000009", "outcome": "registered"}
+
+    def get(self, service, path, params=None):
+        self.asked.append((service, path, params, self.token))
+        if path == "/guide":
+            return []
+        raise console_app.ApiError(404, {"detail": "no case"})
+
+
+@pytest.fixture
+def window(monkeypatch):
+    monkeypatch.setattr(console_app, "Services", _Intake)
+    _Intake.asked = []
+    settings = config.console_settings()
+    client = Client(console_app.application(settings, settings.county_file))
+    client.set_cookie("fengqiao_token", auth.issue(settings.jwt_secret, settings.jwt_audience, "QS-clerk",
+                                                   ["clerk"], "QS"))
+    return client, csrf_token(client.get_cookie("fengqiao_token").value)
+
+
+@pytest.mark.parametrize("category, receipt", [("cadre_misconduct", 200), ("heating", 404)])
+def test_a_discipline_report_the_clerk_may_not_see_gets_a_receipt_with_its_number_only(window, category, receipt):
+    client, csrf = window
+    sent = client.post("/window", data={"csrf": csrf, "channel": "visit", "location": "QS01", "category": category,
+                                        "subject": "反映问题", "description": "详情", "petitioners.0.name": "李某某"})
+    assert sent.status_code == 302
+    shown = client.get(sent.headers["Location"])
+    assert shown.status_code == receipt  # a case not found for another reason stays not found
+    if receipt == 200:
+        html = shown.get_data(as_text=True)
+        assert "QS-2026-000009" in html and "纪检监察" in html and "反映问题" not in html
+
+
+def test_a_receipt_seal_cannot_be_made_by_the_clerk_nor_kept_past_the_day(window, monkeypatch):
+    client, csrf = window
+    sent = client.post("/window", data={"csrf": csrf, "channel": "visit", "location": "QS01",
+                                        "category": "cadre_misconduct", "subject": "反映问题", "description": "详情",
+                                        "petitioners.0.name": "李某某"})
+    address = sent.headers["Location"]
+    assert client.get(address.replace("000009", "000010")).status_code == 404  # another number
+    assert client.get(address.replace("seal=", "seal=0")).status_code == 404
+    assert client.get(address + "é").status_code == 404  # never a 500
+    token = client.get_cookie("fengqiao_token").value  # what the clerk knows signs nothing
+    issued = int(time.time())
+    forged = console_app.receipt_seal(token, "QS-clerk", "QS-2026-000010", "discipline", issued)
+    assert client.get(f"/receipt/QS-2026-000010?kind=discipline&issued={issued}&seal={forged}").status_code == 404
+    monkeypatch.setattr(console_app.time, "time", lambda: issued + 9 * 3600)
+    assert client.get(address).status_code == 404
+
+
+def test_an_open_file_offers_its_forms_and_a_refused_mediators_change_keeps_the_ticks(browser, monkeypatch):
+    open_file = {**FILE, "status": "open", "outcome": None, "performance": None, "sessions": [
+        {"id": "s9", "at": "2026-12-09T01:30:00+00:00", "place": "村委会", "status": "scheduled", "parties": []}]}
+    monkeypatch.setattr(_Services, "get", lambda self, service, path, params=None: open_file
+                        if path.startswith("/files/") else (_ for _ in ()).throw(console_app.ApiError(404, {})))
+
+    def refuse(self, service, path, body=None, headers=None):
+        raise console_app.ApiError(400, {"errors": [{"field": "mediators", "message": "not mediators of this file: X"}]})
+    monkeypatch.setattr(_Services, "post", refuse, raising=False)
+    html = browser.get("/mediate/QS-2026-000001-M1").get_data(as_text=True)
+    assert 'id="file-cancel-1"' in html and 'id="file-complexity"' in html and 'id="fold-mediators"' in html
+    assert 'value="QS-XUCS" checked' in html and 'value="QS-GAOXM" >' in html  # the committee's other mediator
+    csrf = csrf_token(browser.get_cookie("fengqiao_token").value)
+    refused = browser.post("/mediate/QS-2026-000001-M1/mediators",
+                           data={"csrf": csrf, "mediators": "QS-GAOXM", "reason": "回避"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "不是本卷宗的调解员" in html
+    assert 'value="QS-GAOXM" checked' in html and 'value="QS-XUCS" checked' not in html  # as ticked
