@@ -314,15 +314,19 @@ class _Services:
         return b"%PDF-1.4 the agreement", "attachment; filename*=UTF-8''QS-2026-000001-M1.pdf"
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setattr(console_app, "Services", _Services)
-    _Services.asked = []
+def _console(monkeypatch, services, subject, role, scope):
+    """The console in-process with `services` standing in, signed in as `subject`."""
+    monkeypatch.setattr(console_app, "Services", services)
+    services.asked = []
     settings = config.console_settings()
     client = Client(console_app.application(settings, settings.county_file))
-    client.set_cookie("fengqiao_token", auth.issue(settings.jwt_secret, settings.jwt_audience, "QS-XUCS",
-                                                   ["mediator"], "QS01"))
+    client.set_cookie("fengqiao_token", auth.issue(settings.jwt_secret, settings.jwt_audience, subject, [role], scope))
     return client
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    return _console(monkeypatch, _Services, "QS-XUCS", "mediator", "QS01")
 
 
 def test_a_mediator_lands_on_their_files_with_the_calendar(browser):
@@ -386,12 +390,7 @@ class _Intake(_Services):
 
 @pytest.fixture
 def window(monkeypatch):
-    monkeypatch.setattr(console_app, "Services", _Intake)
-    _Intake.asked = []
-    settings = config.console_settings()
-    client = Client(console_app.application(settings, settings.county_file))
-    client.set_cookie("fengqiao_token", auth.issue(settings.jwt_secret, settings.jwt_audience, "QS-clerk",
-                                                   ["clerk"], "QS"))
+    client = _console(monkeypatch, _Intake, "QS-clerk", "clerk", "QS")
     return client, csrf_token(client.get_cookie("fengqiao_token").value)
 
 
