@@ -125,8 +125,8 @@ def _matter_problems(county, location, category):
 def repeat_probe(county, location, category, petitioners):
     """What a repeat check (查重) asks: the place two matters count as the same at, the
     category, and the people by ID number and phone as registering would store them; or
-    Rejected. Registering links a petition of any of these people on this matter to the case
-    already open (重复信访)."""
+    Rejected. Registering links a petition of any of these people on this matter to their case
+    of the repeat window (重复信访)."""
     errors = _matter_problems(county, location, category)
     people = [_normalized({"name": "", **p}) for p in petitioners]
     if not any(p["id_number"] or p["phone"] for p in people):

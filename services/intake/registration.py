@@ -51,7 +51,7 @@ def register(tx, county, vault, registration, correlationid=None, idempotency_ke
     if registration.get("reception_id") is not None:  # received by a leader on reception day (领导接访)
         case["details"]["reception"] = reception.received_at_session(tx, county, registration["reception_id"], case)
     sealed = [seal(p, vault) for p in case["petitioners"]]
-    people = fingerprints(case["petitioners"], vault)
+    people = [h for p in sealed for h in (p["id_number_hash"], p["phone_hash"]) if h]
     if people:
         earlier = store.earlier_case_of(tx, people, case["category"], case["place"],
                                         domain.repeat_window_start(county, case["registered_at"]))

@@ -268,7 +268,7 @@ class RoutingService(BackboneService):
     def list_cases(self, request):
         query = load_query(request, QueueQuery())
         scope = access.sql_filter(principal(request), self.county, "c.location", "c.record->>'channel_class'")
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:  # the cases and their deadlines as of one moment
             cases = store.queue(tx, scope, FINISHED, query["body"], query["status"], query["risk"], query["limit"])
             running = deadline_store.active_of(tx, [c["id"] for c in cases])  # one query, not one per case
             items = [{**c, "registered_at": c["registered_at"].isoformat(),

@@ -442,3 +442,12 @@ def test_an_open_file_offers_its_forms_and_a_refused_mediators_change_keeps_the_
     html = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "不是本卷宗的调解员" in html
     assert 'value="QS-GAOXM" checked' in html and 'value="QS-XUCS" checked' not in html  # as ticked
+
+
+def test_each_case_action_is_offered_to_exactly_the_roles_routing_lets_take_it():
+    from fengqiao.web import routes_of
+    from services.routing.service import RoutingService
+    routes = {r.url: r for _, r in routes_of(RoutingService) if r.method == "POST"}
+    for name, action in views.ACTIONS.items():
+        assert set(action["roles"]) == set(routes[f"/cases/<number>/{name}"].roles), name
+    assert set(views.WHISTLE_REPORT["roles"]) == set(routes["/cases/<number>/whistles/<whistle_id>/report"].roles)

@@ -70,7 +70,7 @@ function clearRefusal(input) {
 }
 
 // The repeat check (查重): once a place, a category and a well-formed ID number or phone are
-// typed, intake is asked whether registering would link to a case already open. Only a help:
+// typed, intake is asked whether registering would link to an earlier case. Only a help:
 // registering decides, so a failed check just shows nothing.
 let repeatTimer = null, lastProbe = null, repeatAsked = 0;
 
